@@ -1,0 +1,24 @@
+// Small JSON helpers over RapidJSON.
+#pragma once
+
+#include <rapidjson/document.h>
+
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace agentd::json {
+
+// Returns true iff s is well-formed UTF-8.
+bool isValidUtf8(std::string_view s);
+// Returns OK iff s is exactly one well-formed JSON value (UTF-8).
+Status validate(std::string_view s);
+// Parses s; on failure returns InvalidArgument with the offset and RapidJSON's reason.
+Result<rapidjson::Document> parse(std::string_view s);
+// Returns s as a quoted, escaped JSON string literal.
+std::string quote(std::string_view s);
+// Serializes a value compactly.
+std::string write(const rapidjson::Value& v);
+
+}  // namespace agentd::json
