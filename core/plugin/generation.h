@@ -117,11 +117,13 @@ class Generation {
   RetireOutcome retire(std::chrono::milliseconds drain_timeout);
   bool retired() const { return retired_; }
 
+  // Marks the tool and skill lists stale and notifies the change listener (host service
+  // tools_changed).
+  void markChanged();
+
  private:
-  friend struct ::agentd_host;
   Generation() = default;
   Status refreshLists();
-  void markChanged();
 
   uint64_t id_ = 0;
   std::string name_;

@@ -71,8 +71,10 @@ class PluginHost {
   // instance. Rejects duplicate plugin or tool names. Touches nothing live: on failure every
   // generation built here is retired and the current set keeps serving. Errors are appended to
   // *errors (one per failing spec) when given.
+  // With keep_going, failing specs are skipped instead of failing the whole set.
   Result<std::shared_ptr<const PluginSet>> prepare(const std::vector<PluginSpec>& specs,
-                                                   std::vector<LoadError>* errors = nullptr);
+                                                   std::vector<LoadError>* errors = nullptr,
+                                                   bool keep_going = false);
   // Makes set current, then drains and unloads the generations no longer in it.
   void commit(std::shared_ptr<const PluginSet> set);
   // prepare + commit. With keep_going, specs that fail are skipped (reported in *errors) and the
@@ -93,13 +95,19 @@ class PluginHost {
   size_t quarantinedCount() const;
 
  private:
-  Result<std::shared_ptr<Generation>> loadGeneration(const PluginSpec& spec, LoadError* err);
+  Result<std::shared_ptr<Generation>> loadGeneration(const PluginSpec& spec,
+                                                     const std::string& file_sha, LoadError* err);
   void retire(const std::shared_ptr<Generation>& gen);
+  void watch(const std::shared_ptr<Generation>& gen);
+  void reindexIfDirty();
+  static Status buildIndex(PluginSet& set, bool strict);
+  void publishGauges(const PluginSet& set);
 
   Options options_;
   std::atomic<std::shared_ptr<const PluginSet>> current_;
   std::mutex control_mu_;  // serializes prepare/commit
   std::atomic<uint64_t> next_generation_{1};
+  std::atomic<bool> index_dirty_{false};
   mutable std::mutex quarantine_mu_;
   std::vector<std::shared_ptr<Generation>> quarantined_;
 };

@@ -1,11 +1,10 @@
 # agentd_add_plugin(NAME SOURCES src... [LIBRARIES lib...] [OUTPUT_DIRECTORY dir])
 #
 # Builds NAME.so as a MODULE against agentd::sdk with the flags the ABI requires
-# (-fvisibility=hidden -fvisibility-inlines-hidden -fno-gnu-unique -Wl,--no-undefined) and, after
+# (-fvisibility=hidden -fvisibility-inlines-hidden -fno-gnu-unique -Wl,--no-undefined, and a
+# version script exporting only agentd_plugin_entry) and, after
 # each build, checks that the library exports exactly one dynamic symbol (agentd_plugin_entry) and
 # no STB_GNU_UNIQUE symbol, either of which would make hot swap unsafe.
-set(_AGENTD_SDK_CMAKE_DIR "${CMAKE_CURRENT_LIST_DIR}")
-
 function(agentd_add_plugin name)
   cmake_parse_arguments(ARG "" "OUTPUT_DIRECTORY" "SOURCES;LIBRARIES" ${ARGN})
   if(NOT ARG_SOURCES)
@@ -23,9 +22,12 @@ function(agentd_add_plugin name)
     set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIRECTORY})
   endif()
   target_compile_options(${name} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-fno-gnu-unique>)
-  target_link_options(${name} PRIVATE -Wl,--no-undefined -Wl,--exclude-libs,ALL)
+  target_link_options(${name} PRIVATE -Wl,--no-undefined -Wl,--exclude-libs,ALL
+                      -Wl,--version-script=${CMAKE_CURRENT_FUNCTION_LIST_DIR}/agentd_plugin.map)
+  set_property(TARGET ${name} APPEND PROPERTY LINK_DEPENDS
+               ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/agentd_plugin.map)
   add_custom_command(TARGET ${name} POST_BUILD
     COMMAND ${CMAKE_COMMAND} -DPLUGIN=$<TARGET_FILE:${name}>
-            -P ${_AGENTD_SDK_CMAKE_DIR}/agentd_check_plugin.cmake
+            -P ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/agentd_check_plugin.cmake
     VERBATIM)
 endfunction()

@@ -1,0 +1,43 @@
+// ToolRunner: runs plugin calls on a bounded pool of threads with a per-call timeout. A call past
+// its timeout is cancelled (is_cancelled() turns 1) and reported as a tool error at once; the
+// plugin's thread finishes in the background, holding its gate entry, and its late result is
+// dropped. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/thread_pool.h"
+#include "plugin/generation.h"
+
+namespace agentd::plugin {
+
+class PluginHost;
+
+class ToolRunner {
+ public:
+  struct Options {
+    size_t threads = 8;
+    size_t max_queue = 1024;
+  };
+  ToolRunner(PluginHost& host, Options options);
+
+  // Runs tool and waits at most timeout (plus queueing). A full queue is an error result.
+  ToolResult run(const std::string& tool, const std::string& args_json, CallContext ctx,
+                 std::chrono::milliseconds timeout);
+  // Runs tool and calls done(result) exactly once, from a pool thread, or from the calling
+  // thread when the queue is full. The timeout is enforced by the plugin polling
+  // is_cancelled(); a plugin that ignores it holds a pool thread until it returns.
+  void runAsync(const std::string& tool, const std::string& args_json, CallContext ctx,
+                std::chrono::milliseconds timeout, std::function<void(ToolResult)> done);
+
+  size_t threads() const { return pool_.threads(); }
+
+ private:
+  PluginHost& host_;
+  ThreadPool pool_;
+};
+
+}  // namespace agentd::plugin

@@ -1,0 +1,84 @@
+// ToolRunner: calls past their timeout become tool errors; cooperative plugins see cancellation.
+#include "plugin/runner.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "plugin/host.h"
+#include "unit/plugin/fixture_paths.h"
+
+namespace agentd::plugin {
+namespace {
+
+using agentd::testing::fixture;
+using namespace std::chrono_literals;
+
+class RunnerTest : public ::testing::Test {
+ protected:
+  RunnerTest() : host_({agentd::testing::tempDir("runner"), 5000ms}), runner_(host_, {2, 4}) {
+    PluginSpec good, sleeper;
+    good.path = fixture("good_cpp");
+    sleeper.path = fixture("sleeper");
+    EXPECT_TRUE(host_.apply({good, sleeper}).isOk());
+  }
+  PluginHost host_;
+  ToolRunner runner_;
+};
+
+TEST_F(RunnerTest, ReturnsResultWithinTimeout) {
+  ToolResult r = runner_.run("echo", R"({"text":"x"})", {}, 5000ms);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.output, "x");
+}
+
+TEST_F(RunnerTest, UncooperativePluginTimesOutAsToolError) {
+  auto start = std::chrono::steady_clock::now();
+  ToolResult r = runner_.run("sleep", R"({"ms":800})", {}, 50ms);
+  auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.status, AGENTD_ETIMEDOUT);
+  EXPECT_NE(r.error.find("timed out after 50 ms"), std::string::npos) << r.error;
+  EXPECT_LT(waited, 700ms) << "the caller must not wait for the plugin";
+  // The daemon keeps serving while the stuck call finishes in the background.
+  EXPECT_TRUE(runner_.run("echo", R"({"text":"y"})", {}, 5000ms).ok);
+}
+
+TEST_F(RunnerTest, CooperativePluginSeesCancellation) {
+  std::promise<ToolResult> done;
+  runner_.runAsync("wait_cancel", "{}", {}, 30ms, [&](ToolResult r) { done.set_value(r); });
+  auto fut = done.get_future();
+  ASSERT_EQ(fut.wait_for(10s), std::future_status::ready);
+  ToolResult r = fut.get();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.status, AGENTD_ECANCELED);
+
+  auto cancel = std::make_shared<CancelState>();
+  CallContext ctx;
+  ctx.cancel = cancel;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(20ms);
+    cancel->cancel();
+  });
+  r = runner_.run("wait_cancel", "{}", ctx, 10000ms);
+  stopper.join();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "cancelled");
+}
+
+TEST_F(RunnerTest, FullQueueIsAnErrorNotABlock) {
+  // 2 threads + queue of 4 busy with slow calls; the next submission is refused.
+  std::atomic<int> finished{0};
+  for (int i = 0; i < 6; ++i) {
+    runner_.runAsync("sleep", R"({"ms":300})", {}, 5000ms, [&](ToolResult) { finished++; });
+  }
+  ToolResult r = runner_.run("echo", R"({"text":"x"})", {}, 1000ms);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("pool is full"), std::string::npos) << r.error;
+  for (int i = 0; i < 5000 && finished < 6; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(finished.load(), 6);
+}
+
+}  // namespace
+}  // namespace agentd::plugin
