@@ -7,6 +7,7 @@
 #include "common/json.h"
 #include "config/config.h"
 #include "main/commands.h"
+#include "observability/log.h"
 #include "plugin/host.h"
 #include "plugin/specs.h"
 
@@ -15,6 +16,8 @@ namespace agentd {
 namespace fs = std::filesystem;
 
 int runPluginsList(const PluginsListOptions& options) {
+  // Command output goes to stdout; only warnings and errors go to the log unless LOG_LEVEL says.
+  if (std::getenv("LOG_LEVEL") == nullptr) log::setLevel(log::Level::kWarn);
   std::vector<plugin::PluginSpec> specs;
   if (!options.config.empty()) {
     auto cfg = config::load(options.config);

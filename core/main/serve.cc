@@ -155,6 +155,8 @@ int runServe(const ServeOptions& options) {
   }
 
   boost::asio::io_context io;
+  // Installed before anything else can take time, so an early signal is never fatal.
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   int exit_code = kExitOk;
   {
     Daemon daemon(*cfg, state_dir);
@@ -164,7 +166,6 @@ int runServe(const ServeOptions& options) {
                                  {"metrics", (*metrics_server)->address()},
                                  {"pid", static_cast<int64_t>(getpid())}});
 
-    boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
     std::function<void(const boost::system::error_code&, int)> on_signal =
         [&](const boost::system::error_code& ec, int sig) {
           if (ec) return;

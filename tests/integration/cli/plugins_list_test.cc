@@ -1,0 +1,41 @@
+// `agentd plugins list`: what loaded, with kind, version, ABI and tools; what failed, and why.
+#include <gtest/gtest.h>
+
+#include "support/subprocess.h"
+
+namespace agentd::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kAgentd = std::string(AGENTD_BIN_DIR) + "/agentd";
+const std::string kFixtures = AGENTD_FIXTURE_DIR;
+
+TEST(PluginsList, ShowsLoadedPluginsAndLoadErrors) {
+  std::string dir = freshDir("plist");
+  writeFile(dir + "/agentd.toml", "[plugins.good]\npath = \"" + kFixtures +
+                                      "/good_cpp.so\"\n\n[plugins.old]\npath = \"" + kFixtures +
+                                      "/wrong_major.so\"\n");
+  RunResult r = run({kAgentd, "plugins", "list", "--config", dir + "/agentd.toml"}, 20s);
+  EXPECT_EQ(r.code, 1) << "a load error is a runtime error\n" << r.output;
+  EXPECT_NE(r.output.find("good                     tool         1.0.0      1.0   echo,add"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("[abi_mismatch]"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("plugin ABI 2.0 is not compatible with host ABI 1.0"),
+            std::string::npos)
+      << r.output;
+}
+
+TEST(PluginsList, JsonOutputAndCleanExit) {
+  RunResult r = run({kAgentd, "plugins", "list", "--json", "--plugin", kFixtures + "/good_c.so"},
+                    20s);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("{\"plugins\":[{\"name\":\"good_c\",\"kind\":\"tool\""),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("\"errors\":[]"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace agentd::testing
