@@ -363,6 +363,9 @@ Status Generation::reconfigure(const std::string& config_json) {
     return Status::failedPrecondition("plugin " + name_ + " does not support reconfigure");
   }
   agentd_status st = desc_->reconfigure(instance_, toStr(config_json));
+  if (st == AGENTD_ENOTSUP) {
+    return Status::failedPrecondition("plugin " + name_ + " does not support reconfigure");
+  }
   if (st != AGENTD_OK) {
     const char* err = desc_->last_error(instance_);
     return Status::invalidArgument("plugin " + name_ + " rejected the new config: " +

@@ -105,7 +105,8 @@ class Generation {
 
   // Runs tool on this generation on the calling thread. REQUIRES: the caller holds a gate entry.
   ToolResult invoke(std::string_view tool, std::string_view args_json, const CallContext& ctx);
-  // Applies a new config through reconfigure(); NotSupported-style error if the plugin has none.
+  // Applies a new config through reconfigure(). FailedPrecondition when the plugin cannot
+  // reconfigure (no callback, or it answered AGENTD_ENOTSUP); InvalidArgument when it rejected it.
   Status reconfigure(const std::string& config_json);
   bool supportsReconfigure() const { return desc_->reconfigure != nullptr; }
   bool healthy();

@@ -170,7 +170,9 @@ Result<std::shared_ptr<const PluginSet>> PluginHost::prepare(const std::vector<P
   std::vector<std::shared_ptr<Generation>> created;
   struct Reconf {
     std::shared_ptr<Generation> gen;
-    std::string old_config, new_config;
+    std::string old_config;
+    PluginSpec spec;
+    std::string file_sha;
   };
   std::vector<Reconf> reconfs;
   Status first_error;
@@ -212,7 +214,7 @@ Result<std::shared_ptr<const PluginSet>> PluginHost::prepare(const std::vector<P
       gen = live->gen;
     } else if (live != nullptr && live->gen->supportsReconfigure()) {
       gen = live->gen;
-      reconfs.push_back({gen, live->spec.config_json, spec.config_json});
+      reconfs.push_back({gen, live->spec.config_json, spec, *sha});
     } else {
       LoadError err;
       auto g = loadGeneration(spec, *sha, &err);
@@ -261,12 +263,33 @@ Result<std::shared_ptr<const PluginSet>> PluginHost::prepare(const std::vector<P
     rollback();
     return first_error;
   }
-  // Reconfigure last, so a rejection can be undone without having touched anything else.
+  // Reconfigure last, so a rejection can be undone without having touched anything else. A
+  // plugin that cannot reconfigure gets a new instance instead.
+  std::vector<Reconf*> reconfigured;
+  auto undo = [&] {
+    for (Reconf* r : reconfigured) r->gen->reconfigure(r->old_config);
+    rollback();
+  };
   for (size_t i = 0; i < reconfs.size(); ++i) {
-    Status st = reconfs[i].gen->reconfigure(reconfs[i].new_config);
-    if (!st.isOk()) {
-      for (size_t j = 0; j < i; ++j) reconfs[j].gen->reconfigure(reconfs[j].old_config);
-      rollback();
+    Status st = reconfs[i].gen->reconfigure(reconfs[i].spec.config_json);
+    if (st.isOk()) {
+      reconfigured.push_back(&reconfs[i]);
+      continue;
+    }
+    if (st.code() == Status::Code::kFailedPrecondition) {
+      LoadError err;
+      auto g = loadGeneration(reconfs[i].spec, reconfs[i].file_sha, &err);
+      if (g.ok()) {
+        created.push_back(*g);
+        next->plugins_[(*g)->name()] = PluginSet::Entry{reconfs[i].spec, *g, reconfs[i].file_sha};
+        continue;
+      }
+      undo();
+      if (errors != nullptr) errors->push_back(std::move(err));
+      return g.status();
+    }
+    {
+      undo();
       if (errors != nullptr) {
         errors->push_back({reconfs[i].gen->library().sourcePath(),
                            loadFailureName(LoadFailure::kConfig), st.message()});

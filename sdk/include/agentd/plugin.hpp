@@ -156,7 +156,8 @@ class Plugin {
     throw Error(AGENTD_ENOTFOUND, "unknown tool: " + std::string(tool));
   }
   virtual void listSkills(const SkillList& /*skills*/) {}
-  // Throw to reject the new config; the old one stays in force.
+  // Throw to reject the new config; the old one stays in force. Not overridden: the host builds
+  // a new instance with the new config instead.
   virtual void reconfigure(std::string_view /*config_json*/) {
     throw Error(AGENTD_ENOTSUP, "reconfigure not supported");
   }
@@ -168,6 +169,7 @@ namespace detail {
 
 struct Instance {
   const agentd_host_api* api = nullptr;
+  agentd_host* host = nullptr;
   std::unique_ptr<Plugin> impl;
   std::string last_error;
 };
@@ -205,6 +207,7 @@ struct Thunks {
     agentd_status st = guard(createError(), [&] {
       auto owned = std::make_unique<Instance>();
       owned->api = api;
+      owned->host = host;
       owned->impl = std::make_unique<T>(Host(api, host), view(config));
       inst = owned.release();
     });
@@ -234,8 +237,10 @@ struct Thunks {
   }
   static agentd_status listTools(agentd_instance* i, agentd_list* list) noexcept {
     Instance* inst = cast(i);
-    std::string ignored;
-    return guard(ignored, [&] { inst->impl->listTools(ToolList(inst->api, list)); });
+    std::string error;
+    agentd_status st = guard(error, [&] { inst->impl->listTools(ToolList(inst->api, list)); });
+    if (st != AGENTD_OK) inst->api->log(inst->host, AGENTD_LOG_ERROR, toStr("list_tools: " + error));
+    return st;
   }
   static agentd_status invoke(agentd_instance* i, agentd_call* call, agentd_str tool,
                               agentd_str args) noexcept {
@@ -248,8 +253,12 @@ struct Thunks {
   }
   static agentd_status listSkills(agentd_instance* i, agentd_list* list) noexcept {
     Instance* inst = cast(i);
-    std::string ignored;
-    return guard(ignored, [&] { inst->impl->listSkills(SkillList(inst->api, list)); });
+    std::string error;
+    agentd_status st = guard(error, [&] { inst->impl->listSkills(SkillList(inst->api, list)); });
+    if (st != AGENTD_OK) {
+      inst->api->log(inst->host, AGENTD_LOG_ERROR, toStr("list_skills: " + error));
+    }
+    return st;
   }
   static void endTask(agentd_instance* i, agentd_str task_id) noexcept {
     try {

@@ -185,6 +185,19 @@ TEST_F(HostTest, UnchangedSpecReusesGenerationAndConfigChangeReconfigures) {
   EXPECT_EQ(call("greet").output, "yo");
 }
 
+TEST_F(HostTest, ConfigChangeWithoutReconfigureBuildsANewInstance) {
+  ASSERT_TRUE(host_.apply({spec("throws", R"({"throw_in_create":false})")}).isOk());
+  auto gen = host_.current()->plugin("throws");
+  ASSERT_TRUE(host_.apply({spec("throws", R"({})")}).isOk());
+  auto next = host_.current()->plugin("throws");
+  EXPECT_NE(next, gen);
+  EXPECT_NE(next->library().copyPath(), gen->library().copyPath());
+  EXPECT_EQ(call("boom").error, "boom");
+  // And a config its constructor refuses keeps the running instance.
+  EXPECT_FALSE(host_.apply({spec("throws", R"({"throw_in_create":true})")}).isOk());
+  EXPECT_EQ(host_.current()->plugin("throws"), next);
+}
+
 TEST_F(HostTest, ToolListChangeIsPickedUp) {
   ASSERT_TRUE(host_.apply({spec("good_cpp")}).isOk());
   EXPECT_EQ(call("extra").status, AGENTD_ENOTFOUND);

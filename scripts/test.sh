@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs the whole test suite; exits non-zero on any failure.
+# Extra arguments are passed to ctest (e.g. -R plugin).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# promtool (package prometheus) checks the metrics exposition in the tests.
+install_packages "${AGENTD_BUILD_PKGS[@]}" prometheus
+start=$(date +%s)
+build
+echo "build took $(( $(date +%s) - start )) s"
+cd "$BUILD_DIR"
+ctest --output-on-failure --timeout 600 -j "$(nproc)" "$@"
