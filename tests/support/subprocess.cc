@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -170,12 +172,31 @@ void writeFile(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
 }
 
+namespace {
+
+std::vector<std::string>& createdDirs() {
+  static std::vector<std::string>* dirs = [] {
+    auto* d = new std::vector<std::string>();
+    std::atexit([] {
+      std::error_code ec;
+      for (const auto& dir : createdDirs()) std::filesystem::remove_all(dir, ec);
+    });
+    return d;
+  }();
+  return *dirs;
+}
+
+}  // namespace
+
 std::string freshDir(const std::string& tag) {
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
   static std::atomic<int> n{0};
   auto dir = std::filesystem::path(AGENTD_BINARY_DIR) / "tests" / "tmp" /
              (tag + "-" + std::to_string(getpid()) + "-" + std::to_string(n++));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  createdDirs().push_back(dir.string());
   return dir.string();
 }
 

@@ -48,7 +48,7 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
 
 // Writes text to path (creating parent directories).
 void writeFile(const std::string& path, const std::string& text);
-// A fresh directory under the build tree's tests/tmp.
+// A fresh directory under the build tree's tests/tmp, removed when the process exits.
 std::string freshDir(const std::string& tag);
 
 }  // namespace agentd::testing

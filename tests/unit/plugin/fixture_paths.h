@@ -9,7 +9,7 @@ inline std::string fixture(const std::string& name) {
   return std::string(AGENTD_FIXTURE_DIR) + "/" + name + ".so";
 }
 
-// A fresh private directory for plugin copies.
+// A fresh private directory for plugin copies, removed at exit.
 std::string tempDir(const std::string& tag);
 
 }  // namespace agentd::testing

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, runs the benchmarks (bounded in time, 127.0.0.1 only) and
+# rewrites the generated tables in BENCHMARKS.md with the date, the machine and the figures.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+install_packages "${AGENTD_BUILD_PKGS[@]}" python3
+build plugin_call_bench
+out="$BUILD_DIR/bench"
+mkdir -p "$out"
+
+# Plugin ABI: a tool call through the ABI against a direct virtual call doing the same JSON work.
+timeout 600 "$out/plugin_call_bench" --benchmark_min_time=1 --benchmark_repetitions=5 \
+  --benchmark_report_aggregates_only=true --benchmark_format=json \
+  --benchmark_out="$out/plugin_call.json" --benchmark_out_format=json >/dev/null
+
+python3 "$AGENTD_ROOT/scripts/bench_report.py" "$AGENTD_ROOT/BENCHMARKS.md" "$out"
+echo "BENCHMARKS.md updated from $out"
