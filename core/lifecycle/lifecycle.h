@@ -51,7 +51,8 @@ class AgentLifecycle {
   using Listener = std::function<void(AgentState from, AgentState to)>;
 
   explicit AgentLifecycle(std::string agent, BackoffPolicy backoff = {});
-  ~AgentLifecycle();  // removes this agent's metric series
+  // Removes this agent's metric series (once no other live lifecycle has the same agent name).
+  ~AgentLifecycle();
   AgentLifecycle(const AgentLifecycle&) = delete;
   AgentLifecycle& operator=(const AgentLifecycle&) = delete;
 
@@ -60,21 +61,26 @@ class AgentLifecycle {
   // The last failure reason (empty when none).
   std::string lastError() const;
 
-  // Applies from -> to if legal; else FailedPrecondition naming both states.
+  // Applies from -> to if legal; else FailedPrecondition naming the agent and both states, and
+  // nothing changes. Reloading returns only to the state it was entered from. Entering Failed
+  // this way is the same as fail(reason).
   Status transition(AgentState to, std::string_view reason = {});
   // Enters Failed (from Initializing or Running), remembering reason; counts a consecutive
-  // failure.
+  // failure. Reaching Ready resets the count.
   Status fail(std::string_view reason);
   // Failed -> Initializing.
   Status recover();
-  // Delay before the next automatic recovery, from the consecutive failure count.
+  // Delay before the next automatic recovery: base * 2^(failures-1) capped at max (base when
+  // there was no failure).
   std::chrono::milliseconds recoveryDelay() const;
   uint32_t consecutiveFailures() const;
 
+  // Listeners are never removed; one must stay callable for the lifecycle's lifetime.
   void addListener(Listener l);
 
  private:
-  Status apply(AgentState to, std::string_view reason, bool is_failure);
+  // Applies the transition under mu_; entering Failed counts a failure, Ready resets the count.
+  Status apply(AgentState to, std::string_view reason);
 
   const std::string agent_;
   const BackoffPolicy backoff_;
@@ -83,7 +89,8 @@ class AgentLifecycle {
   AgentState before_reload_ = AgentState::kReady;
   uint32_t failures_ = 0;
   std::string last_error_;
-  std::vector<Listener> listeners_;
+  // Copy-on-write so a transition snapshots the listeners without copying them.
+  std::shared_ptr<const std::vector<Listener>> listeners_;
   struct Metrics;
   std::unique_ptr<Metrics> metrics_;
 };
