@@ -55,7 +55,7 @@ void countFailure(LoadFailure f) {
 
 }  // namespace
 
-std::shared_ptr<Generation> PluginSet::toolOwner(std::string_view tool) const {
+Generation* PluginSet::toolOwner(std::string_view tool) const {
   auto it = tool_index_.find(tool);
   return it == tool_index_.end() ? nullptr : it->second;
 }
@@ -149,7 +149,7 @@ Status PluginHost::buildIndex(PluginSet& set, bool strict) {
   for (const auto& [name, e] : set.plugins_) {
     auto tools = e.gen->tools();
     for (const auto& t : *tools) {
-      auto [it, inserted] = set.tool_index_.emplace(t.name, e.gen);
+      auto [it, inserted] = set.tool_index_.emplace(t.name, e.gen.get());
       if (!inserted) {
         std::string msg = "tool '" + t.name + "' is offered by both plugin '" +
                           it->second->name() + "' and plugin '" + name + "'";

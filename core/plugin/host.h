@@ -36,8 +36,8 @@ class PluginSet {
     std::string file_sha256;
   };
   const std::map<std::string, Entry>& plugins() const { return plugins_; }
-  // Returns the generation offering tool, or nullptr.
-  std::shared_ptr<Generation> toolOwner(std::string_view tool) const;
+  // Returns the generation offering tool, or nullptr. Valid while this set is alive.
+  Generation* toolOwner(std::string_view tool) const;
   std::shared_ptr<Generation> plugin(std::string_view name) const;
   // All tools, ordered by plugin then tool.
   std::vector<ToolInfo> tools() const;
@@ -46,7 +46,7 @@ class PluginSet {
  private:
   friend class PluginHost;
   std::map<std::string, Entry> plugins_;
-  std::map<std::string, std::shared_ptr<Generation>, std::less<>> tool_index_;
+  std::map<std::string, Generation*, std::less<>> tool_index_;
 };
 
 // One load failure, for `agentd plugins list` and metrics.

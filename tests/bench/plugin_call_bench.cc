@@ -24,7 +24,7 @@ class Tool {
   virtual bool invoke(std::string_view tool, std::string_view args, std::string* out) = 0;
 };
 
-// Does what the fixture's `echo` and `noop` do: parse the arguments, copy out "text".
+// Does what bench_plugin.so's `echo` and `noop` do: parse the arguments, copy out "text".
 class DirectTool : public Tool {
  public:
   bool invoke(std::string_view tool, std::string_view args, std::string* out) override {
@@ -46,7 +46,7 @@ PluginHost& host() {
                ("copies-" + std::to_string(getpid()));
     auto* host = new PluginHost({dir.string(), std::chrono::milliseconds(1000)});
     PluginSpec s;
-    s.path = std::string(AGENTD_FIXTURE_DIR) + "/good_cpp.so";
+    s.path = AGENTD_BENCH_PLUGIN;
     if (!host->apply({s}).isOk()) std::abort();
     return host;
   }();

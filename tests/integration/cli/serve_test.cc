@@ -86,6 +86,24 @@ TEST(Serve, MetricsEndpointServesValidExposition) {
   }
 }
 
+// What scripts/run.sh starts: the embedded default with the first-party plugins.
+TEST(Serve, EmbeddedDefaultConfigRunsOffline) {
+  Subprocess p({kAgentd, "serve", "--config", std::string(AGENTD_SOURCE_DIR) + "/config/agentd.toml"},
+               {{"AGENTD_PLUGIN_DIR", AGENTD_PLUGIN_DIR}, {"AGENTD_METRICS_LISTEN", "127.0.0.1:0"}});
+  std::string addr = metricsAddress(p);
+  ASSERT_FALSE(addr.empty()) << p.stderrText();
+  ASSERT_FALSE(p.waitForStderr("agentd serving", 10s).empty()) << p.stderrText();
+  HttpResponse r = httpGet("http://" + addr + "/metrics");
+  ASSERT_EQ(r.code, 200);
+  EXPECT_NE(r.body.find("agentd_agent_state{agent=\"default\",state=\"ready\"} 1"),
+            std::string::npos)
+      << r.body << p.stderrText();
+  EXPECT_NE(r.body.find("agentd_plugins_loaded{kind=\"tool\"} 2"), std::string::npos) << r.body;
+  EXPECT_EQ(p.stderrText().find("\"level\":\"error\""), std::string::npos) << p.stderrText();
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(10s), 0);
+}
+
 TEST(Serve, SighupSwapsThePluginLibrary) {
   std::string dir = freshDir("serve-hup");
   writeFile(dir + "/agentd.toml", configText(kFixtures + "/good_cpp.so"));
