@@ -1,6 +1,8 @@
 #include "plugin/generation.h"
 
 #include <prometheus/counter.h>
+#include <rapidjson/schema.h>
+#include <rapidjson/stringbuffer.h>
 
 #include <set>
 
@@ -189,6 +191,30 @@ prometheus::Family<prometheus::Counter>& unloadIncomplete() {
   return f;
 }
 
+// Checks config_json against the plugin's published JSON Schema (if any).
+Status validateConfig(const agentd_plugin& d, const std::string& config_json) {
+  auto config = json::parse(config_json);
+  if (!config.ok()) return Status::invalidArgument("config is not JSON: " + config.status().message());
+  if (!config->IsObject()) return Status::invalidArgument("config must be a JSON object");
+  if (d.config_schema == nullptr || *d.config_schema == '\0') return Status::ok();
+  auto schema_doc = json::parse(d.config_schema);
+  if (!schema_doc.ok()) {
+    return Status::failedPrecondition("the plugin's config schema is not JSON: " +
+                                      schema_doc.status().message());
+  }
+  rapidjson::SchemaDocument schema(*schema_doc);
+  rapidjson::SchemaValidator validator(schema);
+  if (config->Accept(validator)) return Status::ok();
+  rapidjson::StringBuffer where, rule;
+  validator.GetInvalidDocumentPointer().StringifyUriFragment(where);
+  validator.GetInvalidSchemaPointer().StringifyUriFragment(rule);
+  std::string at = where.GetSize() > 1 ? std::string(where.GetString() + 1, where.GetSize() - 1)
+                                       : std::string("/");
+  return Status::invalidArgument("config " + at + " violates the plugin's schema (keyword '" +
+                                 validator.GetInvalidSchemaKeyword() + "' at " +
+                                 std::string(rule.GetString(), rule.GetSize()) + ")");
+}
+
 }  // namespace
 
 const char* Generation::kindName() const {
@@ -223,6 +249,12 @@ Result<std::shared_ptr<Generation>> Generation::create(std::unique_ptr<Library> 
                                    "): " + msg);
   };
 
+  Status valid = validateConfig(*g->desc_, config_json);
+  if (!valid.isOk()) {
+    return abandon(valid.code() == Status::Code::kFailedPrecondition ? LoadFailure::kBadDescriptor
+                                                                     : LoadFailure::kConfig,
+                   valid.message());
+  }
   agentd_instance* inst = nullptr;
   agentd_status st = g->desc_->create(&kHostApi, g->host_.get(), toStr(config_json), &inst);
   if (st != AGENTD_OK || inst == nullptr) {
@@ -362,6 +394,8 @@ Status Generation::reconfigure(const std::string& config_json) {
   if (desc_->reconfigure == nullptr) {
     return Status::failedPrecondition("plugin " + name_ + " does not support reconfigure");
   }
+  Status valid = validateConfig(*desc_, config_json);
+  if (!valid.isOk()) return Status::invalidArgument("plugin " + name_ + ": " + valid.message());
   agentd_status st = desc_->reconfigure(instance_, toStr(config_json));
   if (st == AGENTD_ENOTSUP) {
     return Status::failedPrecondition("plugin " + name_ + " does not support reconfigure");

@@ -198,6 +198,28 @@ TEST_F(HostTest, ConfigChangeWithoutReconfigureBuildsANewInstance) {
   EXPECT_EQ(host_.current()->plugin("throws"), next);
 }
 
+TEST_F(HostTest, ConfigIsValidatedAgainstThePluginSchema) {
+  std::vector<LoadError> errors;
+  EXPECT_FALSE(host_.apply({spec("good_cpp", R"({"greeting":5})")}, &errors).isOk());
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].reason, "config");
+  EXPECT_NE(errors[0].message.find("config /greeting violates the plugin's schema"),
+            std::string::npos)
+      << errors[0].message;
+  EXPECT_NE(errors[0].message.find("'type'"), std::string::npos) << errors[0].message;
+
+  errors.clear();
+  EXPECT_FALSE(host_.apply({spec("good_cpp", R"({"greting":"typo"})")}, &errors).isOk());
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].message.find("additionalProperties"), std::string::npos)
+      << errors[0].message;
+
+  // A live instance is not reconfigured with an invalid config either.
+  ASSERT_TRUE(host_.apply({spec("good_cpp", R"({"greeting":"ok"})")}).isOk());
+  EXPECT_FALSE(host_.apply({spec("good_cpp", R"({"greeting":[]})")}).isOk());
+  EXPECT_EQ(call("greet").output, "ok");
+}
+
 TEST_F(HostTest, ToolListChangeIsPickedUp) {
   ASSERT_TRUE(host_.apply({spec("good_cpp")}).isOk());
   EXPECT_EQ(call("extra").status, AGENTD_ENOTFOUND);
