@@ -19,6 +19,19 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--config,-c", serve.config, "Configuration file")->required();
   serve_cmd->add_option("--metrics-listen", serve.metrics_listen,
                         "HOST:PORT for /metrics (port 0 = ephemeral); overrides [metrics].listen");
+  serve_cmd->add_option("--log-level", serve.log_level, "debug, info, warn or error");
+
+  ConfigOptions validate;
+  CLI::App* validate_cmd =
+      app.add_subcommand("validate-config", "Check a configuration (and its plugins); exit 0 or 2");
+  validate_cmd->add_option("--config,-c", validate.config, "Configuration file")->required();
+
+  ConfigOptions show;
+  CLI::App* show_cmd = app.add_subcommand(
+      "show-config", "Print the effective configuration with secrets redacted");
+  show_cmd->add_option("--config,-c", show.config, "Configuration file");
+  show_cmd->add_flag("--json", show.json, "Print JSON instead of TOML");
+  show_cmd->add_flag("--schema", show.schema, "Print the JSON Schema of the configuration file");
 
   PluginsListOptions plist;
   CLI::App* plugins_cmd = app.add_subcommand("plugins", "Inspect plugins");
@@ -40,6 +53,8 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   if (serve_cmd->parsed()) return runServe(serve);
+  if (validate_cmd->parsed()) return runValidateConfig(validate);
+  if (show_cmd->parsed()) return runShowConfig(show);
   if (list_cmd->parsed()) {
     if (plist.config.empty() && plist.plugins.empty()) {
       std::fprintf(stderr, "plugins list: give --config FILE or --plugin PATH\n");

@@ -299,6 +299,7 @@ Result<std::shared_ptr<const PluginSet>> PluginHost::prepare(const std::vector<P
     }
   }
   buildIndex(*next, /*strict=*/false);
+  for (Reconf* r : reconfigured) next->reconfigured_.emplace_back(r->gen, r->old_config);
   for (auto& g : created) watch(g);
   return std::shared_ptr<const PluginSet>(std::move(next));
 }
@@ -323,6 +324,23 @@ void PluginHost::commit(std::shared_ptr<const PluginSet> set) {
     if (keep.count(e.gen.get()) == 0) retire(e.gen);
   }
   reapQuarantined();
+}
+
+void PluginHost::abandon(const std::shared_ptr<const PluginSet>& set) {
+  std::lock_guard<std::mutex> lock(control_mu_);
+  auto live = current_.load();
+  std::set<Generation*> keep;
+  for (const auto& [n, e] : live->plugins()) keep.insert(e.gen.get());
+  for (const auto& [gen, old_config] : set->reconfigured_) {
+    Status st = gen->reconfigure(old_config);
+    if (!st.isOk()) {
+      log::error("could not restore a plugin's previous config", {{"plugin", gen->name()},
+                                                                 {"error", st.message()}});
+    }
+  }
+  for (const auto& [n, e] : set->plugins()) {
+    if (keep.count(e.gen.get()) == 0) retire(e.gen);
+  }
 }
 
 Status PluginHost::apply(const std::vector<PluginSpec>& specs, std::vector<LoadError>* errors,

@@ -47,6 +47,8 @@ class PluginSet {
   friend class PluginHost;
   std::map<std::string, Entry> plugins_;
   std::map<std::string, Generation*, std::less<>> tool_index_;
+  // Live generations prepare() reconfigured, with their previous config (undone by abandon()).
+  std::vector<std::pair<std::shared_ptr<Generation>, std::string>> reconfigured_;
 };
 
 // One load failure, for `agentd plugins list` and metrics.
@@ -77,6 +79,9 @@ class PluginHost {
                                                    bool keep_going = false);
   // Makes set current, then drains and unloads the generations no longer in it.
   void commit(std::shared_ptr<const PluginSet> set);
+  // Discards a prepared set that will not be committed: retires its generations that are not
+  // live.
+  void abandon(const std::shared_ptr<const PluginSet>& set);
   // prepare + commit. With keep_going, specs that fail are skipped (reported in *errors) and the
   // rest are loaded.
   Status apply(const std::vector<PluginSpec>& specs, std::vector<LoadError>* errors = nullptr,

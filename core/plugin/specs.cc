@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 std::vector<PluginSpec> specsFromConfig(const config::Config& cfg) {
   std::vector<PluginSpec> specs;
   std::set<std::string> explicit_paths;
-  for (const auto& e : cfg.plugins.entries) {
+  for (const auto& [name, e] : cfg.plugins.entries) {
     PluginSpec s;
     s.path = e.path;
     s.sha256 = e.sha256;

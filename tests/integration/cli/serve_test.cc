@@ -16,11 +16,11 @@ using namespace std::chrono_literals;
 const std::string kAgentd = std::string(AGENTD_BIN_DIR) + "/agentd";
 const std::string kFixtures = AGENTD_FIXTURE_DIR;
 
-std::string configText(const std::string& good_so, const std::string& extra = "") {
+std::string configText(const std::string& good_so, bool broken_agent = true) {
   return "[metrics]\nlisten = \"127.0.0.1:0\"\n\n[plugins]\ndrain_timeout_ms = 2000\n\n"
          "[plugins.good]\npath = \"" + good_so + "\"\nconfig = { greeting = \"hi\" }\n\n"
-         "[agents.main]\ntools = [\"echo\", \"add\"]\n\n"
-         "[agents.needs_missing]\ntools = [\"no_such_tool\"]\n" + extra;
+         "[agents.main]\ntools = [\"echo\", \"add\"]\n\n" +
+         (broken_agent ? "[agents.needs_missing]\ntools = [\"no_such_tool\"]\n" : "");
 }
 
 // Extracts the bound address from the "metrics listening" log line.
@@ -106,13 +106,22 @@ TEST(Serve, EmbeddedDefaultConfigRunsOffline) {
 
 TEST(Serve, SighupSwapsThePluginLibrary) {
   std::string dir = freshDir("serve-hup");
-  writeFile(dir + "/agentd.toml", configText(kFixtures + "/good_cpp.so"));
+  writeFile(dir + "/agentd.toml", configText(kFixtures + "/good_cpp.so", false));
   Subprocess p({kAgentd, "serve", "--config", dir + "/agentd.toml"});
   std::string addr = metricsAddress(p);
   ASSERT_FALSE(addr.empty()) << p.stderrText();
   ASSERT_FALSE(p.waitForStderr("agentd serving", 10s).empty());
 
-  writeFile(dir + "/agentd.toml", configText(kFixtures + "/good_cpp_v2.so"));
+  // A reload that would leave an agent with a tool nobody offers is rejected, located.
+  writeFile(dir + "/agentd.toml", configText(kFixtures + "/good_cpp_v2.so", true));
+  p.signal(SIGHUP);
+  std::string rejected = p.waitForStderr("configuration reload failed", 10s);
+  EXPECT_NE(rejected.find("agentd.toml:15:10: agents.needs_missing.tools[0]: no loaded plugin "
+                          "offers tool 'no_such_tool'"),
+            std::string::npos)
+      << rejected;
+
+  writeFile(dir + "/agentd.toml", configText(kFixtures + "/good_cpp_v2.so", false));
   p.signal(SIGHUP);
   EXPECT_FALSE(p.waitForStderr("good fixture created, version v2", 10s).empty()) << p.stderrText();
   EXPECT_FALSE(p.waitForStderr("\"outcome\":\"unloaded\"", 10s).empty()) << p.stderrText();

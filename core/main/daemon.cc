@@ -1,0 +1,200 @@
+#include "main/daemon.h"
+
+#include <set>
+
+#include "observability/log.h"
+#include "plugin/specs.h"
+
+namespace agentd {
+
+namespace {
+
+std::string at(const config::Config& cfg, const std::string& key) {
+  config::SourceLoc w = cfg.where(key);
+  return w.file + ":" + std::to_string(w.line) + ":" + std::to_string(w.column) + ": " + key;
+}
+
+// Load errors, each located at the plugin's entry in the configuration when it has one.
+std::string describeLoadErrors(const config::Config& cfg,
+                               const std::vector<plugin::LoadError>& errors) {
+  std::string out;
+  for (const auto& e : errors) {
+    std::string where;
+    for (const auto& [name, entry] : cfg.plugins.entries) {
+      if (entry.path == e.path) where = at(cfg, "plugins." + name + ".path") + ": ";
+    }
+    out += (out.empty() ? "" : "\n") + where + e.message + " [" + e.reason + "]";
+  }
+  return out;
+}
+
+bool agentTouched(const std::string& name, const std::vector<std::string>& changed) {
+  std::string prefix = "agents." + name;
+  for (const auto& k : changed) {
+    if (k == prefix || k.rfind(prefix + ".", 0) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Status checkReferences(const config::Config& cfg, const plugin::PluginSet& set) {
+  std::set<std::string> skills;
+  for (const auto& s : set.skills()) skills.insert(s.name);
+  std::string errors;
+  for (const auto& [name, a] : cfg.agents) {
+    for (size_t i = 0; i < a.tools.size(); ++i) {
+      if (set.toolOwner(a.tools[i]) == nullptr) {
+        errors += (errors.empty() ? "" : "\n") +
+                  at(cfg, "agents." + name + ".tools[" + std::to_string(i) + "]") +
+                  ": no loaded plugin offers tool '" + a.tools[i] + "'";
+      }
+    }
+    for (size_t i = 0; i < a.skills.size(); ++i) {
+      if (!skills.count(a.skills[i])) {
+        errors += (errors.empty() ? "" : "\n") +
+                  at(cfg, "agents." + name + ".skills[" + std::to_string(i) + "]") +
+                  ": no loaded plugin offers skill '" + a.skills[i] + "'";
+      }
+    }
+  }
+  return errors.empty() ? Status::ok() : Status::invalidArgument(errors);
+}
+
+Daemon::Daemon(std::shared_ptr<const config::Config> cfg, config::Overrides overrides,
+               boost::asio::io_context& io, std::string state_dir)
+    : io_(io),
+      host_({std::move(state_dir), std::chrono::milliseconds(cfg->plugins.drain_timeout_ms)}) {
+  snapshot_.store(std::make_shared<const Snapshot>(
+      Snapshot{cfg, std::make_shared<const plugin::PluginSet>(), 0}));
+  reloader_ = std::make_unique<config::Reloader>(
+      cfg, std::move(overrides),
+      [this](const std::shared_ptr<const config::Config>& next,
+             const std::vector<std::string>& changed) { return apply(next, changed); });
+}
+
+Daemon::~Daemon() { shutdown(); }
+
+void Daemon::start() {
+  auto cfg = snapshot()->config;
+  std::vector<plugin::LoadError> errors;
+  (void)host_.apply(plugin::specsFromConfig(*cfg), &errors, /*keep_going=*/true);
+  snapshot_.store(std::make_shared<const Snapshot>(Snapshot{cfg, host_.current(), 1}));
+  {
+    std::lock_guard<std::mutex> lock(agents_mu_);
+    for (const auto& [name, ac] : cfg->agents) addAgent(ac);
+  }
+  reloader_->start();
+}
+
+void Daemon::shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  reloader_->stop();
+  std::lock_guard<std::mutex> lock(agents_mu_);
+  for (auto& [name, a] : agents_) {
+    a.recovery->stop();
+    (void)a.lifecycle->transition(AgentState::kDraining, "shutdown");
+    (void)a.lifecycle->transition(AgentState::kStopped, "shutdown");
+  }
+}
+
+std::map<std::string, AgentState> Daemon::agentStates() const {
+  std::lock_guard<std::mutex> lock(agents_mu_);
+  std::map<std::string, AgentState> out;
+  for (const auto& [name, a] : agents_) out[name] = a.lifecycle->state();
+  return out;
+}
+
+Status Daemon::initAgent(const std::string& name) {
+  auto snap = snapshot();
+  auto it = snap->config->agents.find(name);
+  if (it == snap->config->agents.end()) return Status::notFound("agent " + name + " was removed");
+  for (const auto& tool : it->second.tools) {
+    if (snap->plugins->toolOwner(tool) == nullptr) {
+      return Status::unavailable("no loaded plugin offers tool '" + tool + "'");
+    }
+  }
+  return Status::ok();
+}
+
+void Daemon::addAgent(const config::AgentConfig& ac) {
+  Agent a;
+  a.config = ac;
+  a.lifecycle = std::make_unique<AgentLifecycle>(ac.name);
+  std::string name = ac.name;
+  a.recovery = std::make_unique<RecoverySupervisor>(io_, *a.lifecycle,
+                                                    [this, name] { return initAgent(name); });
+  Status st = initAgent(name);
+  if (st.isOk()) {
+    (void)a.lifecycle->transition(AgentState::kReady, "initialized");
+  } else {
+    (void)a.lifecycle->fail(st.message());
+  }
+  agents_[name] = std::move(a);
+}
+
+void Daemon::removeAgent(const std::string& name) {
+  auto it = agents_.find(name);
+  if (it == agents_.end()) return;
+  it->second.recovery->stop();
+  (void)it->second.lifecycle->transition(AgentState::kDraining, "removed from configuration");
+  (void)it->second.lifecycle->transition(AgentState::kStopped, "removed from configuration");
+  agents_.erase(it);
+}
+
+Status Daemon::apply(const std::shared_ptr<const config::Config>& next,
+                     const std::vector<std::string>& changed) {
+  auto old = snapshot();
+  std::vector<plugin::LoadError> errors;
+  auto set = host_.prepare(plugin::specsFromConfig(*next), &errors);
+  if (!set.ok()) return Status::invalidArgument(describeLoadErrors(*next, errors));
+  Status refs = checkReferences(*next, **set);
+  if (!refs.isOk()) {
+    host_.abandon(*set);
+    return refs;
+  }
+
+  std::lock_guard<std::mutex> lock(agents_mu_);
+  // Agents whose own settings changed or whose tools now come from another generation.
+  std::vector<std::string> touched;
+  for (auto& [name, a] : agents_) {
+    auto it = next->agents.find(name);
+    if (it == next->agents.end()) continue;
+    bool moved = false;
+    for (const auto& tool : it->second.tools) {
+      moved |= old->plugins->toolOwner(tool) != (*set)->toolOwner(tool);
+    }
+    if (!agentTouched(name, changed) && !moved) continue;
+    AgentState s = a.lifecycle->state();
+    if (s == AgentState::kReady || s == AgentState::kRunning || s == AgentState::kPaused) {
+      (void)a.lifecycle->transition(AgentState::kReloading, "configuration reload");
+    }
+    touched.push_back(name);
+  }
+
+  host_.commit(*set);
+  snapshot_.store(
+      std::make_shared<const Snapshot>(Snapshot{next, *set, old->generation + 1}));
+
+  for (auto it = agents_.begin(); it != agents_.end();) {
+    std::string name = it->first;
+    ++it;
+    if (!next->agents.count(name)) removeAgent(name);
+  }
+  for (const auto& [name, ac] : next->agents) {
+    if (!agents_.count(name)) addAgent(ac);
+  }
+  for (const auto& name : touched) {
+    Agent& a = agents_.at(name);
+    a.config = next->agents.at(name);
+    if (a.lifecycle->state() != AgentState::kReloading) continue;
+    // Back to the state it came from; the lifecycle allows only that one.
+    for (AgentState to : {AgentState::kReady, AgentState::kRunning, AgentState::kPaused}) {
+      if (a.lifecycle->transition(to, "reload applied").isOk()) break;
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace agentd
