@@ -13,5 +13,9 @@ timeout 600 "$out/plugin_call_bench" --benchmark_min_time=1 --benchmark_repetiti
   --benchmark_report_aggregates_only=true --benchmark_format=json \
   --benchmark_out="$out/plugin_call.json" --benchmark_out_format=json >/dev/null
 
+# Configuration reload: edit-to-applied latency over 200 edits with the default debounce.
+build reload_latency_bench
+timeout 300 "$out/reload_latency_bench" 200 > "$out/reload_latency.json"
+
 python3 "$AGENTD_ROOT/scripts/bench_report.py" "$AGENTD_ROOT/BENCHMARKS.md" "$out"
 echo "BENCHMARKS.md updated from $out"

@@ -63,6 +63,18 @@ def plugin_table(out_dir):
     return "\n".join(lines)
 
 
+def reload_table(out_dir):
+    with open(os.path.join(out_dir, "reload_latency.json")) as f:
+        r = json.load(f)
+    met = "met" if r["p99_ms"] <= 100 else "**missed**"
+    return "\n".join([
+        "| edits | debounce | p50 | p99 | max | goal (p99 <= 100 ms) |",
+        "|---|---|---|---|---|---|",
+        f"| {r['edits']} | {r['debounce_ms']} ms | {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms "
+        f"| {r['max_ms']:.1f} ms | {met} |",
+    ])
+
+
 def replace(text, name, body):
     pattern = re.compile(rf"(<!-- generated:{name} -->\n).*?(<!-- end:{name} -->)", re.S)
     if not pattern.search(text):
@@ -77,6 +89,7 @@ def main():
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = replace(text, "machine", f"Measured {stamp} on {machine()}.")
     text = replace(text, "plugin_call", plugin_table(out_dir))
+    text = replace(text, "reload_latency", reload_table(out_dir))
     with open(doc, "w") as f:
         f.write(text)
 
