@@ -16,7 +16,8 @@ namespace agentd {
 namespace fs = std::filesystem;
 
 int runValidateConfig(const ConfigOptions& options) {
-  if (std::getenv("LOG_LEVEL") == nullptr) log::setLevel(log::Level::kError);
+  // The command prints its own findings; the log would repeat them.
+  if (std::getenv("LOG_LEVEL") == nullptr) log::setLevel(log::Level::kOff);
   std::vector<config::ConfigError> errors;
   auto cfg = config::load(options.config, {}, &errors);
   if (!cfg.ok()) {

@@ -41,6 +41,7 @@ const char* levelName(Level l) {
     case Level::kInfo: return "info";
     case Level::kWarn: return "warn";
     case Level::kError: return "error";
+    case Level::kOff: return "off";
   }
   return "info";
 }

@@ -9,7 +9,7 @@
 
 namespace agentd::log {
 
-enum class Level { kDebug = 1, kInfo = 2, kWarn = 3, kError = 4 };
+enum class Level { kDebug = 1, kInfo = 2, kWarn = 3, kError = 4, kOff = 5 };
 
 // One key/value pair of a log line; the value is kept as a JSON fragment.
 struct Field {
