@@ -735,6 +735,7 @@ Result<std::shared_ptr<const Config>> load(const std::string& path, const Overri
     schema::readStrings(v, StringKind::kPath, ctx, "include", &patterns);
     for (const auto& pattern : patterns) {
       std::string abs = schema::absolutePath(ctx.base_dir, pattern);
+      cfg->include_dirs.push_back(fs::path(abs).parent_path().string());
       glob_t g{};
       int rc = glob(abs.c_str(), GLOB_ERR, nullptr, &g);
       if (rc == 0) {

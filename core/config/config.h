@@ -146,6 +146,7 @@ struct McpServerConfig {
 struct Config {
   std::string path;                // the main file as given
   std::vector<std::string> files;  // every file read (main first, then includes)
+  std::vector<std::string> include_dirs;  // directories the include patterns search
   std::string sha256;              // of every file's bytes (the reload no-op check)
   ServerConfig server;
   MetricsConfig metrics;

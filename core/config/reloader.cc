@@ -102,6 +102,8 @@ std::vector<std::string> Reloader::watchDirs(const Config& cfg) const {
     std::string d = fs::path(f).parent_path().string();
     dirs.insert(d.empty() ? "." : d);
   }
+  // So that a file added to an include directory is seen too.
+  dirs.insert(cfg.include_dirs.begin(), cfg.include_dirs.end());
   return {dirs.begin(), dirs.end()};
 }
 

@@ -142,6 +142,17 @@ TEST(Reloader, InPlaceWritePartialThenComplete) {
   EXPECT_EQ(h.applied(), std::vector<int>{7});
 }
 
+TEST(Reloader, FileAddedToAnIncludeDirectoryIsSeen) {
+  std::string dir = freshDir("include");
+  std::string f = dir + "/agentd.toml";
+  fs::create_directories(dir + "/conf.d");
+  writeFile(f, "include = [\"conf.d/*.toml\"]\n" + configWithSteps(1));
+  Harness h(f);
+  writeFile(dir + "/conf.d/50-more.tmp", "[agents.a]\nmax_steps = 8\n");
+  fs::rename(dir + "/conf.d/50-more.tmp", dir + "/conf.d/50-more.toml");
+  ASSERT_TRUE(h.waitSteps(8)) << "a new include file was not seen";
+}
+
 TEST(Reloader, KubernetesConfigMapSwap) {
   // The kubelet's AtomicWriter layout: ..<timestamp>/ holds the files, ..data -> ..<timestamp>,
   // agentd.toml -> ..data/agentd.toml. An update writes a new timestamped directory, points
