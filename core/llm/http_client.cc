@@ -1,0 +1,585 @@
+#include "llm/http_client.h"
+
+#include <curl/curl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "observability/log.h"
+
+namespace agentd::llm {
+
+using Clock = std::chrono::steady_clock;
+
+const char* transportErrorName(TransportError e) {
+  switch (e) {
+    case TransportError::kNone:
+      return "none";
+    case TransportError::kConnect:
+      return "connect";
+    case TransportError::kTimeout:
+      return "timeout";
+    case TransportError::kReset:
+      return "reset";
+    case TransportError::kTruncated:
+      return "truncated";
+    case TransportError::kCancelled:
+      return "cancelled";
+    case TransportError::kAborted:
+      return "aborted";
+    case TransportError::kOther:
+      return "other";
+  }
+  return "other";
+}
+
+namespace {
+
+TransportError classify(CURLcode rc) {
+  switch (rc) {
+    case CURLE_OK:
+      return TransportError::kNone;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_SSL_CONNECT_ERROR:
+      return TransportError::kConnect;
+    case CURLE_OPERATION_TIMEDOUT:
+      return TransportError::kTimeout;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      return TransportError::kReset;
+    case CURLE_PARTIAL_FILE:
+      return TransportError::kTruncated;
+    default:
+      return TransportError::kOther;
+  }
+}
+
+// Loopback never goes through a proxy; the environment's no_proxy list is kept.
+const std::string& noProxyList() {
+  static const std::string list = [] {
+    std::string s;
+    for (const char* name : {"NO_PROXY", "no_proxy"}) {
+      if (const char* v = std::getenv(name); v && *v) {
+        s = v;
+        break;
+      }
+    }
+    if (!s.empty()) s += ",";
+    return s + "localhost,127.0.0.1,::1";
+  }();
+  return list;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+}  // namespace
+
+class HttpClient::Impl {
+ public:
+  struct Transfer {
+    uint64_t id = 0;
+    CURL* easy = nullptr;
+    curl_slist* headers = nullptr;
+    HttpRequest req;
+    HttpCallbacks cb;
+    HttpResult result;
+    Clock::time_point started;
+    uint64_t first_byte_timer = 0;
+    bool got_first_byte = false;
+    bool head_done = false;
+    bool aborted = false;
+    bool cancelled = false;
+    char errbuf[CURL_ERROR_SIZE] = {0};
+    Impl* impl = nullptr;
+  };
+
+  struct Timer {
+    std::multimap<Clock::time_point, uint64_t>::iterator at;
+    std::function<void()> fn;
+  };
+
+  ~Impl() {
+    stop_.store(true);
+    wake();
+    if (thread_.joinable()) thread_.join();
+    for (auto& [id, t] : transfers_) {
+      curl_multi_remove_handle(multi_, t->easy);
+      curl_easy_cleanup(t->easy);
+      curl_slist_free_all(t->headers);
+    }
+    transfers_.clear();
+    for (CURL* e : free_easy_) curl_easy_cleanup(e);
+    if (multi_) curl_multi_cleanup(multi_);
+    if (epfd_ >= 0) close(epfd_);
+    if (evfd_ >= 0) close(evfd_);
+  }
+
+  Status init(const Options& options) {
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    multi_ = curl_multi_init();
+    if (!multi_) return Status::internal("curl_multi_init failed");
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &Impl::onSocket);
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &Impl::onTimer);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+    if (options.max_host_connections > 0) {
+      curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, options.max_host_connections);
+    }
+    if (options.max_connection_cache > 0) {
+      curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, options.max_connection_cache);
+    }
+    epfd_ = epoll_create1(EPOLL_CLOEXEC);
+    evfd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (epfd_ < 0 || evfd_ < 0)
+      return Status::internal("epoll/eventfd: " + std::string(strerror(errno)));
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = evfd_;
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, evfd_, &ev) != 0) {
+      return Status::internal("epoll_ctl: " + std::string(strerror(errno)));
+    }
+    thread_ = std::thread([this] { run(); });
+    thread_id_ = thread_.get_id();
+    return Status::ok();
+  }
+
+  bool inEventThread() const { return std::this_thread::get_id() == thread_id_; }
+
+  // Runs fn now when on the event thread outside libcurl, else queues it in order.
+  void dispatch(std::function<void()> fn) {
+    if (inEventThread() && !in_curl_) {
+      fn();
+    } else {
+      post(std::move(fn));
+    }
+  }
+
+  void post(std::function<void()> fn) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(std::move(fn));
+    }
+    wake();
+  }
+
+  uint64_t start(HttpRequest req, HttpCallbacks cb) {
+    uint64_t id = next_id_.fetch_add(1);
+    auto t = std::make_shared<Transfer>();
+    t->id = id;
+    t->req = std::move(req);
+    t->cb = std::move(cb);
+    t->impl = this;
+    active_.fetch_add(1);
+    dispatch([this, t = std::move(t)]() mutable { begin(std::move(t)); });
+    return id;
+  }
+
+  void cancel(uint64_t id) {
+    if (inEventThread()) {
+      auto it = transfers_.find(id);
+      if (it != transfers_.end()) it->second->cancelled = true;  // stops callbacks at once
+    }
+    dispatch([this, id] {
+      auto it = transfers_.find(id);
+      if (it == transfers_.end()) return;
+      it->second->cancelled = true;
+      finish(it->second.get(), CURLE_ABORTED_BY_CALLBACK);
+    });
+  }
+
+  uint64_t runAfter(std::chrono::milliseconds delay, std::function<void()> fn) {
+    uint64_t id = next_id_.fetch_add(1);
+    Clock::time_point when = Clock::now() + delay;
+    dispatch([this, id, when, fn = std::move(fn)]() mutable {
+      auto at = timer_order_.emplace(when, id);
+      timers_.emplace(id, Timer{at, std::move(fn)});
+    });
+    return id;
+  }
+
+  void cancelTimer(uint64_t id) {
+    dispatch([this, id] { eraseTimer(id); });
+  }
+
+  size_t activeTransfers() const { return active_.load(); }
+  uint64_t connectionsOpened() const { return connections_.load(); }
+
+ private:
+  void wake() {
+    uint64_t one = 1;
+    ssize_t n = ::write(evfd_, &one, sizeof one);
+    (void)n;
+  }
+
+  void eraseTimer(uint64_t id) {
+    auto it = timers_.find(id);
+    if (it == timers_.end()) return;
+    timer_order_.erase(it->second.at);
+    timers_.erase(it);
+  }
+
+  CURL* takeEasy() {
+    if (!free_easy_.empty()) {
+      CURL* e = free_easy_.back();
+      free_easy_.pop_back();
+      curl_easy_reset(e);
+      return e;
+    }
+    return curl_easy_init();
+  }
+
+  void recycleEasy(CURL* e) {
+    if (free_easy_.size() < 256) {
+      free_easy_.push_back(e);
+    } else {
+      curl_easy_cleanup(e);
+    }
+  }
+
+  void begin(std::shared_ptr<Transfer> t) {
+    CURL* e = takeEasy();
+    if (!e) {
+      active_.fetch_sub(1);
+      post([t] {
+        HttpResult r;
+        r.error = TransportError::kOther;
+        r.error_message = "curl_easy_init failed";
+        if (!t->cancelled && t->cb.on_done) t->cb.on_done(std::move(r));
+      });
+      return;
+    }
+    t->easy = e;
+    t->started = Clock::now();
+    for (const auto& [k, v] : t->req.headers) {
+      std::string line = k + ": " + v;
+      t->headers = curl_slist_append(t->headers, line.c_str());
+    }
+    t->headers = curl_slist_append(t->headers, "Expect:");
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+    curl_easy_setopt(e, CURLOPT_URL, t->req.url.c_str());
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(t->req.connect_timeout.count()));
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(t->req.total_timeout.count()));
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    if (t->req.method == "POST") {
+      curl_easy_setopt(e, CURLOPT_POST, 1L);
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->req.body.data());
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->req.body.size()));
+    } else if (t->req.method != "GET") {
+      curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->req.method.c_str());
+    }
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Impl::onWrite);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Impl::onHeader);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_NOPROXY, noProxyList().c_str());
+    Transfer* raw = t.get();
+    uint64_t id = t->id;
+    transfers_.emplace(id, std::move(t));
+    if (raw->req.first_byte_timeout.count() > 0) {
+      Clock::time_point when = raw->started + raw->req.first_byte_timeout;
+      raw->first_byte_timer = next_id_.fetch_add(1);
+      auto at = timer_order_.emplace(when, raw->first_byte_timer);
+      timers_.emplace(raw->first_byte_timer, Timer{at, [this, id] { firstByteTimeout(id); }});
+    }
+    CURLMcode mc = curl_multi_add_handle(multi_, e);
+    if (mc != CURLM_OK) {
+      // Reported from the loop, never from inside start().
+      std::snprintf(raw->errbuf, sizeof raw->errbuf, "%s", curl_multi_strerror(mc));
+      post([this, id] {
+        auto it = transfers_.find(id);
+        if (it != transfers_.end()) finish(it->second.get(), CURLE_FAILED_INIT);
+      });
+    }
+  }
+
+  void firstByteTimeout(uint64_t id) {
+    auto it = transfers_.find(id);
+    if (it == transfers_.end() || it->second->got_first_byte) return;
+    Transfer* t = it->second.get();
+    t->first_byte_timer = 0;
+    std::snprintf(t->errbuf, sizeof t->errbuf,
+                  "no response within the first-byte timeout of %lld ms",
+                  static_cast<long long>(t->req.first_byte_timeout.count()));
+    finish(t, CURLE_OPERATION_TIMEDOUT);
+  }
+
+  // Removes the transfer and reports it (unless cancelled). Not called inside libcurl.
+  void finish(Transfer* t, CURLcode rc) {
+    auto it = transfers_.find(t->id);
+    if (it == transfers_.end()) return;
+    std::shared_ptr<Transfer> owned = std::move(it->second);
+    transfers_.erase(it);
+    active_.fetch_sub(1);
+    if (owned->first_byte_timer) eraseTimer(owned->first_byte_timer);
+    long conns = 0;
+    curl_easy_getinfo(owned->easy, CURLINFO_NUM_CONNECTS, &conns);
+    connections_.fetch_add(static_cast<uint64_t>(conns));
+    curl_multi_remove_handle(multi_, owned->easy);
+    HttpResult r = std::move(owned->result);
+    r.elapsed = Clock::now() - owned->started;
+    r.new_connections = conns;
+    if (owned->cancelled) {
+      r.error = TransportError::kCancelled;
+    } else if (owned->aborted) {
+      r.error = TransportError::kAborted;
+      r.error_message = "aborted by the response handler";
+    } else {
+      r.error = classify(rc);
+      if (r.error != TransportError::kNone) {
+        r.error_message = owned->errbuf[0] ? owned->errbuf : curl_easy_strerror(rc);
+      }
+    }
+    recycleEasy(owned->easy);
+    curl_slist_free_all(owned->headers);
+    if (owned->cancelled) return;
+    if (owned->cb.on_done) owned->cb.on_done(std::move(r));
+  }
+
+  static size_t onWrite(char* p, size_t size, size_t n, void* ud) {
+    auto* t = static_cast<Transfer*>(ud);
+    size_t len = size * n;
+    if (t->cancelled) return 0;
+    if (t->cb.on_data) {
+      if (!t->cb.on_data(std::string_view(p, len))) {
+        t->aborted = true;
+        return 0;
+      }
+      if (t->cancelled) return 0;
+    } else {
+      t->result.body.append(p, len);
+    }
+    return len;
+  }
+
+  static size_t onHeader(char* p, size_t size, size_t n, void* ud) {
+    auto* t = static_cast<Transfer*>(ud);
+    size_t len = size * n;
+    if (t->cancelled) return 0;
+    if (!t->got_first_byte) {
+      t->got_first_byte = true;
+      if (t->first_byte_timer) {
+        t->impl->eraseTimer(t->first_byte_timer);
+        t->first_byte_timer = 0;
+      }
+    }
+    std::string_view line = trim(std::string_view(p, len));
+    if (line.rfind("HTTP/", 0) == 0) {
+      t->result.headers.clear();
+      return len;
+    }
+    if (line.empty()) {
+      long code = 0;
+      curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+      if (code >= 200 && !t->head_done) {
+        t->head_done = true;
+        t->result.status = code;
+        if (t->cb.on_headers && !t->cb.on_headers(code, t->result.headers)) {
+          t->aborted = true;
+          return 0;
+        }
+      }
+      return len;
+    }
+    size_t colon = line.find(':');
+    if (colon != std::string_view::npos) {
+      std::string name(trim(line.substr(0, colon)));
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      t->result.headers[name] = std::string(trim(line.substr(colon + 1)));
+    }
+    return len;
+  }
+
+  static int onSocket(CURL*, curl_socket_t s, int what, void* userp, void*) {
+    auto* self = static_cast<Impl*>(userp);
+    if (what == CURL_POLL_REMOVE) {
+      if (self->sockets_.erase(s)) epoll_ctl(self->epfd_, EPOLL_CTL_DEL, s, nullptr);
+      return 0;
+    }
+    epoll_event ev{};
+    ev.data.fd = s;
+    if (what & CURL_POLL_IN) ev.events |= EPOLLIN;
+    if (what & CURL_POLL_OUT) ev.events |= EPOLLOUT;
+    if (self->sockets_.count(s)) {
+      if (epoll_ctl(self->epfd_, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT) {
+        epoll_ctl(self->epfd_, EPOLL_CTL_ADD, s, &ev);
+      }
+    } else {
+      self->sockets_.insert(s);
+      if (epoll_ctl(self->epfd_, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST) {
+        epoll_ctl(self->epfd_, EPOLL_CTL_MOD, s, &ev);
+      }
+    }
+    return 0;
+  }
+
+  static int onTimer(CURLM*, long timeout_ms, void* userp) {
+    auto* self = static_cast<Impl*>(userp);
+    if (timeout_ms < 0) {
+      self->curl_deadline_valid_ = false;
+    } else {
+      self->curl_deadline_valid_ = true;
+      self->curl_deadline_ = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    }
+    return 0;
+  }
+
+  void socketAction(curl_socket_t s, int flags) {
+    int running = 0;
+    in_curl_ = true;
+    curl_multi_socket_action(multi_, s, flags, &running);
+    in_curl_ = false;
+  }
+
+  void drainMessages() {
+    CURLMsg* msg;
+    int left = 0;
+    while ((msg = curl_multi_info_read(multi_, &left)) != nullptr) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      Transfer* t = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
+      CURLcode rc = msg->data.result;
+      if (t) finish(t, rc);
+    }
+  }
+
+  int waitMillis() const {
+    std::optional<Clock::time_point> next;
+    if (curl_deadline_valid_) next = curl_deadline_;
+    if (!timer_order_.empty() && (!next || timer_order_.begin()->first < *next)) {
+      next = timer_order_.begin()->first;
+    }
+    if (!next) return -1;
+    auto left = *next - Clock::now();
+    if (left <= Clock::duration::zero()) return 0;
+    // Round up so the loop never wakes just before a deadline and spins.
+    return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
+  }
+
+  void runQueue() {
+    std::deque<std::function<void()>> q;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      q.swap(queue_);
+    }
+    for (auto& fn : q) fn();
+  }
+
+  void fireTimers() {
+    Clock::time_point now = Clock::now();
+    while (!timer_order_.empty() && timer_order_.begin()->first <= now) {
+      uint64_t id = timer_order_.begin()->second;
+      auto it = timers_.find(id);
+      std::function<void()> fn = std::move(it->second.fn);
+      timer_order_.erase(timer_order_.begin());
+      timers_.erase(it);
+      fn();
+    }
+  }
+
+  void run() {
+    epoll_event events[256];
+    while (!stop_.load()) {
+      int n = epoll_wait(epfd_, events, 256, waitMillis());
+      for (int i = 0; i < n; ++i) {
+        int fd = events[i].data.fd;
+        if (fd == evfd_) {
+          uint64_t v;
+          while (::read(evfd_, &v, sizeof v) > 0) {
+          }
+          continue;
+        }
+        int flags = 0;
+        if (events[i].events & EPOLLIN) flags |= CURL_CSELECT_IN;
+        if (events[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+        if (events[i].events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
+        socketAction(fd, flags);
+      }
+      drainMessages();
+      runQueue();
+      if (curl_deadline_valid_ && Clock::now() >= curl_deadline_) {
+        curl_deadline_valid_ = false;
+        socketAction(CURL_SOCKET_TIMEOUT, 0);
+      }
+      drainMessages();
+      fireTimers();
+      drainMessages();
+    }
+  }
+
+  CURLM* multi_ = nullptr;
+  int epfd_ = -1;
+  int evfd_ = -1;
+  std::thread thread_;
+  std::thread::id thread_id_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::deque<std::function<void()>> queue_;
+  std::atomic<uint64_t> next_id_{1};
+  std::atomic<size_t> active_{0};
+  std::atomic<uint64_t> connections_{0};
+  // Event thread only.
+  bool in_curl_ = false;
+  bool curl_deadline_valid_ = false;
+  Clock::time_point curl_deadline_;
+  std::unordered_map<uint64_t, std::shared_ptr<Transfer>> transfers_;
+  std::unordered_set<int> sockets_;
+  std::multimap<Clock::time_point, uint64_t> timer_order_;
+  std::unordered_map<uint64_t, Timer> timers_;
+  std::vector<CURL*> free_easy_;
+};
+
+Result<std::unique_ptr<HttpClient>> HttpClient::create(Options options) {
+  auto impl = std::make_unique<Impl>();
+  AGENTD_RETURN_IF_ERROR(impl->init(options));
+  return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
+}
+
+HttpClient::HttpClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpClient::~HttpClient() = default;
+
+uint64_t HttpClient::start(HttpRequest request, HttpCallbacks callbacks) {
+  return impl_->start(std::move(request), std::move(callbacks));
+}
+void HttpClient::cancel(uint64_t id) { impl_->cancel(id); }
+void HttpClient::post(std::function<void()> fn) { impl_->post(std::move(fn)); }
+uint64_t HttpClient::runAfter(std::chrono::milliseconds delay, std::function<void()> fn) {
+  return impl_->runAfter(delay, std::move(fn));
+}
+void HttpClient::cancelTimer(uint64_t id) { impl_->cancelTimer(id); }
+bool HttpClient::inEventThread() const { return impl_->inEventThread(); }
+size_t HttpClient::activeTransfers() const { return impl_->activeTransfers(); }
+uint64_t HttpClient::connectionsOpened() const { return impl_->connectionsOpened(); }
+
+}  // namespace agentd::llm

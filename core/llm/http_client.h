@@ -1,0 +1,111 @@
+// HttpClient: asynchronous HTTP over libcurl's multi interface, driven by one event thread.
+//
+// Why a dedicated event thread rather than the server's io_context: libcurl's multi handle is
+// not thread-safe, and the io_context may be run by several threads, so integrating through
+// CURLMOPT_SOCKETFUNCTION would need a strand around every curl call plus descriptor ownership
+// games (assign/release) for sockets curl closes itself. Here one thread owns the multi handle
+// and drives curl_multi_socket_action from epoll, so a wake-up costs O(ready sockets), not
+// O(transfers), and any number of calls in flight costs that one thread. Callers on an
+// io_context post completions back to their own executor; Asio stays out of this module.
+//
+// Connections are pooled by the multi handle (keep-alive, HTTP/2 multiplexing over TLS).
+// Thread-safe; every callback runs on the event thread and must not block.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace agentd::llm {
+
+// Lower-case header name -> value (last one wins).
+using HttpHeaders = std::map<std::string, std::string>;
+
+struct HttpRequest {
+  std::string url;
+  std::string method = "POST";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::chrono::milliseconds connect_timeout{10000};
+  std::chrono::milliseconds first_byte_timeout{120000};
+  std::chrono::milliseconds total_timeout{600000};
+};
+
+// Why a transfer failed below HTTP. kNone with a status code means a response arrived.
+enum class TransportError {
+  kNone,
+  kConnect,    // refused, unreachable, DNS, TLS handshake
+  kTimeout,    // connect, first-byte or total timeout
+  kReset,      // the peer reset or closed the connection mid-transfer
+  kTruncated,  // the body ended before its announced length
+  kCancelled,
+  kAborted,  // a callback asked to stop
+  kOther,
+};
+const char* transportErrorName(TransportError e);
+
+struct HttpResult {
+  TransportError error = TransportError::kNone;
+  std::string error_message;  // libcurl's text for transport errors
+  long status = 0;            // 0 when no response head arrived
+  HttpHeaders headers;
+  std::string body;  // empty when on_data consumed the body
+  std::chrono::steady_clock::duration elapsed{};
+  long new_connections = 0;  // connections opened for this transfer (0 = reused)
+};
+
+struct HttpCallbacks {
+  // Once, when the final response head is complete. Returning false aborts (kAborted).
+  std::function<bool(long status, const HttpHeaders& headers)> on_headers;
+  // Body chunks as they arrive; when unset, the body is collected in HttpResult::body.
+  // Returning false aborts (kAborted).
+  std::function<bool(std::string_view chunk)> on_data;
+  // Exactly once and never from inside start(), unless the transfer was cancelled first.
+  std::function<void(HttpResult result)> on_done;
+};
+
+class HttpClient {
+ public:
+  struct Options {
+    long max_host_connections = 0;  // 0 = unlimited
+    long max_connection_cache = 0;  // 0 = libcurl's default (4 x transfers)
+  };
+  static Result<std::unique_ptr<HttpClient>> create(Options options);
+  static Result<std::unique_ptr<HttpClient>> create() { return create(Options{}); }
+  // Stops the event thread; transfers still running are dropped without on_done.
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Starts a transfer; returns its id (> 0). Thread-safe.
+  uint64_t start(HttpRequest request, HttpCallbacks callbacks);
+  // Stops a transfer; its on_done is never called after cancel() returns when cancel() runs on
+  // the event thread, or after the event thread processes it otherwise. Unknown ids are ignored.
+  void cancel(uint64_t id);
+  // Runs fn on the event thread. Thread-safe.
+  void post(std::function<void()> fn);
+  // Runs fn on the event thread after delay; returns a timer id (> 0). Thread-safe.
+  uint64_t runAfter(std::chrono::milliseconds delay, std::function<void()> fn);
+  // Cancels a pending timer; unknown or fired ids are ignored. Thread-safe.
+  void cancelTimer(uint64_t id);
+  bool inEventThread() const;
+
+  // Transfers running now, and connections opened since creation (for reuse checks).
+  size_t activeTransfers() const;
+  uint64_t connectionsOpened() const;
+
+ private:
+  class Impl;
+  explicit HttpClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace agentd::llm

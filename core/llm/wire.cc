@@ -1,0 +1,615 @@
+#include "llm/wire.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <map>
+
+#include "common/json.h"
+
+namespace agentd::llm {
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using rapidjson::Value;
+
+void str(Writer& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+void key(Writer& w, std::string_view s) {
+  w.Key(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+// Writes JSON text as a value; "" counts as {}. Fails when the text is not one JSON object.
+Status embedObject(Writer& w, std::string_view text, const std::string& what) {
+  if (text.empty()) text = "{}";
+  auto doc = json::parse(text);
+  if (!doc.ok()) return doc.status().withContext(what);
+  if (!doc->IsObject()) return Status::invalidArgument(what + ": not a JSON object");
+  doc->Accept(w);
+  return Status::ok();
+}
+
+std::string getString(const Value& obj, const char* name) {
+  if (!obj.IsObject()) return {};
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd() || !it->value.IsString()) return {};
+  return std::string(it->value.GetString(), it->value.GetStringLength());
+}
+
+int64_t getInt(const Value& obj, const char* name) {
+  if (!obj.IsObject()) return 0;
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd() || !it->value.IsNumber()) return 0;
+  return it->value.IsInt64() ? it->value.GetInt64() : static_cast<int64_t>(it->value.GetDouble());
+}
+
+const Value* member(const Value& obj, const char* name) {
+  if (!obj.IsObject()) return nullptr;
+  auto it = obj.FindMember(name);
+  return it == obj.MemberEnd() ? nullptr : &it->value;
+}
+
+void sampling(Writer& w, const ChatRequest& req, const ModelOptions& model) {
+  if (auto t = req.temperature ? req.temperature : model.temperature) {
+    key(w, "temperature");
+    w.Double(*t);
+  }
+  if (model.top_p) {
+    key(w, "top_p");
+    w.Double(*model.top_p);
+  }
+}
+
+// ---------------------------------------------------------------- OpenAI Chat Completions
+
+void openAiUsage(const Value& u, Usage* usage) {
+  if (!u.IsObject()) return;
+  usage->input_tokens = getInt(u, "prompt_tokens");
+  usage->output_tokens = getInt(u, "completion_tokens");
+  if (const Value* d = member(u, "prompt_tokens_details")) {
+    usage->cache_read_tokens = getInt(*d, "cached_tokens");
+  }
+  if (usage->cache_read_tokens == 0) {  // DeepSeek's spelling
+    usage->cache_read_tokens = getInt(u, "prompt_cache_hit_tokens");
+  }
+}
+
+class OpenAiStream : public StreamDecoder {
+ public:
+  std::optional<StreamError> onEvent(const SseEvent& ev, const StreamCallback& emit) override {
+    if (ev.data == "[DONE]") {
+      done_ = true;
+      return std::nullopt;
+    }
+    auto doc = json::parse(ev.data);
+    if (!doc.ok() || !doc->IsObject()) {
+      return StreamError{
+          Status::internal("malformed stream chunk: " +
+                           (doc.ok() ? std::string("not an object") : doc.status().message())),
+          0};
+    }
+    const Value& d = *doc;
+    if (const Value* err = member(d, "error")) {
+      std::string msg = getString(*err, "message");
+      return StreamError{Status::unavailable("stream error: " + msg), 0};
+    }
+    if (r_.id.empty()) r_.id = getString(d, "id");
+    if (std::string m = getString(d, "model"); !m.empty()) r_.model = m;
+    if (const Value* u = member(d, "usage")) openAiUsage(*u, &r_.usage);
+    const Value* choices = member(d, "choices");
+    if (!choices || !choices->IsArray() || choices->Empty()) return std::nullopt;
+    const Value& c = (*choices)[0];
+    if (std::string fr = getString(c, "finish_reason"); !fr.empty()) {
+      r_.finish_reason_raw = fr;
+      saw_finish_ = true;
+    }
+    const Value* delta = member(c, "delta");
+    if (!delta) return std::nullopt;
+    if (std::string text = getString(*delta, "content"); !text.empty()) {
+      r_.content += text;
+      if (emit) emit(StreamDelta{StreamDelta::Kind::kText, text, 0, {}, {}});
+    }
+    const Value* calls = member(*delta, "tool_calls");
+    if (calls && calls->IsArray()) {
+      for (const Value& tc : calls->GetArray()) {
+        int index = static_cast<int>(getInt(tc, "index"));
+        if (index < 0 || index > 1024) {
+          return StreamError{Status::internal("malformed stream chunk: tool call index"), 0};
+        }
+        auto it = slots_.find(index);
+        const Value* fn = member(tc, "function");
+        std::string id = getString(tc, "id");
+        std::string name = fn ? getString(*fn, "name") : "";
+        if (it == slots_.end()) {
+          it = slots_.emplace(index, r_.tool_calls.size()).first;
+          r_.tool_calls.push_back(ToolCall{id, name, ""});
+          if (emit) emit(StreamDelta{StreamDelta::Kind::kToolCallStart, {}, index, id, name});
+        } else {
+          ToolCall& call = r_.tool_calls[it->second];
+          if (call.id.empty()) call.id = id;
+          call.name += name;
+        }
+        if (fn) {
+          if (std::string args = getString(*fn, "arguments"); !args.empty()) {
+            r_.tool_calls[it->second].arguments += args;
+            if (emit) emit(StreamDelta{StreamDelta::Kind::kToolCallArguments, args, index, {}, {}});
+          }
+        }
+      }
+    }
+    return std::nullopt;
+  }
+  // Some compatible servers end without [DONE]; a finish_reason marks the end as well.
+  bool complete() const override { return done_ || saw_finish_; }
+  ChatResponse finish() override {
+    r_.finish_reason = finishReasonFromOpenAi(r_.finish_reason_raw);
+    for (auto& c : r_.tool_calls) {
+      if (c.arguments.empty()) c.arguments = "{}";
+    }
+    return std::move(r_);
+  }
+
+ private:
+  ChatResponse r_;
+  std::map<int, size_t> slots_;
+  bool done_ = false;
+  bool saw_finish_ = false;
+};
+
+class OpenAiCodec : public WireCodec {
+ public:
+  std::string path() const override { return "/chat/completions"; }
+
+  std::vector<std::pair<std::string, std::string>> headers(
+      const ProviderOptions& p) const override {
+    if (p.api_key.empty()) return {};
+    return {{"Authorization", "Bearer " + p.api_key}};
+  }
+
+  Result<std::string> encode(const ChatRequest& req, const ModelOptions& model,
+                             bool stream) const override {
+    rapidjson::StringBuffer buf;
+    Writer w(buf);
+    w.StartObject();
+    key(w, "model");
+    str(w, model.model);
+    key(w, "messages");
+    w.StartArray();
+    for (const Message& m : req.messages) {
+      w.StartObject();
+      key(w, "role");
+      str(w, roleName(m.role));
+      if (m.role == Role::kTool) {
+        key(w, "tool_call_id");
+        str(w, m.tool_call_id);
+        key(w, "content");
+        // Chat Completions has no error flag on tool messages; it travels in the text.
+        str(w, m.is_error ? "ERROR: " + m.content : m.content);
+      } else if (m.role == Role::kAssistant && !m.tool_calls.empty()) {
+        key(w, "content");
+        if (m.content.empty()) {
+          w.Null();
+        } else {
+          str(w, m.content);
+        }
+        key(w, "tool_calls");
+        w.StartArray();
+        for (const ToolCall& c : m.tool_calls) {
+          w.StartObject();
+          key(w, "id");
+          str(w, c.id);
+          key(w, "type");
+          str(w, "function");
+          key(w, "function");
+          w.StartObject();
+          key(w, "name");
+          str(w, c.name);
+          key(w, "arguments");
+          str(w, c.arguments.empty() ? "{}" : c.arguments);
+          w.EndObject();
+          w.EndObject();
+        }
+        w.EndArray();
+      } else {
+        key(w, "content");
+        str(w, m.content);
+      }
+      w.EndObject();
+    }
+    w.EndArray();
+    if (!req.tools.empty()) {
+      key(w, "tools");
+      w.StartArray();
+      for (const ToolDefinition& t : req.tools) {
+        w.StartObject();
+        key(w, "type");
+        str(w, "function");
+        key(w, "function");
+        w.StartObject();
+        key(w, "name");
+        str(w, t.name);
+        if (!t.description.empty()) {
+          key(w, "description");
+          str(w, t.description);
+        }
+        key(w, "parameters");
+        AGENTD_RETURN_IF_ERROR(embedObject(w, t.parameters, "tool " + t.name + " parameters"));
+        w.EndObject();
+        w.EndObject();
+      }
+      w.EndArray();
+      if (model.parallel_tool_calls) {
+        key(w, "parallel_tool_calls");
+        w.Bool(*model.parallel_tool_calls);
+      }
+    }
+    key(w, "max_tokens");
+    w.Int(req.max_tokens.value_or(model.max_tokens));
+    sampling(w, req, model);
+    if (stream) {
+      key(w, "stream");
+      w.Bool(true);
+      key(w, "stream_options");
+      w.StartObject();
+      key(w, "include_usage");
+      w.Bool(true);
+      w.EndObject();
+    }
+    w.EndObject();
+    return std::string(buf.GetString(), buf.GetSize());
+  }
+
+  Result<ChatResponse> decode(std::string_view body) const override {
+    auto doc = json::parse(body);
+    if (!doc.ok()) return doc.status().withContext("malformed response");
+    const Value& d = *doc;
+    const Value* choices = member(d, "choices");
+    if (!choices || !choices->IsArray() || choices->Empty()) {
+      return Status::internal("malformed response: no choices");
+    }
+    ChatResponse r;
+    r.id = getString(d, "id");
+    r.model = getString(d, "model");
+    const Value& c = (*choices)[0];
+    r.finish_reason_raw = getString(c, "finish_reason");
+    r.finish_reason = finishReasonFromOpenAi(r.finish_reason_raw);
+    const Value* msg = member(c, "message");
+    if (!msg || !msg->IsObject()) return Status::internal("malformed response: no message");
+    r.content = getString(*msg, "content");
+    if (const Value* calls = member(*msg, "tool_calls"); calls && calls->IsArray()) {
+      for (const Value& tc : calls->GetArray()) {
+        const Value* fn = member(tc, "function");
+        ToolCall call{getString(tc, "id"), fn ? getString(*fn, "name") : "",
+                      fn ? getString(*fn, "arguments") : ""};
+        if (call.arguments.empty()) call.arguments = "{}";
+        r.tool_calls.push_back(std::move(call));
+      }
+    }
+    if (const Value* u = member(d, "usage")) openAiUsage(*u, &r.usage);
+    return r;
+  }
+
+  std::unique_ptr<StreamDecoder> streamDecoder() const override {
+    return std::make_unique<OpenAiStream>();
+  }
+};
+
+// ---------------------------------------------------------------- Anthropic Messages
+
+void anthropicUsage(const Value& u, Usage* usage) {
+  if (!u.IsObject()) return;
+  int64_t input = getInt(u, "input_tokens");
+  int64_t read = getInt(u, "cache_read_input_tokens");
+  int64_t creation = getInt(u, "cache_creation_input_tokens");
+  if (member(u, "input_tokens") || read || creation) {
+    usage->cache_read_tokens = read;
+    usage->cache_creation_tokens = creation;
+    usage->input_tokens = input + read + creation;
+  }
+  if (member(u, "output_tokens")) usage->output_tokens = getInt(u, "output_tokens");
+}
+
+long anthropicErrorStatus(std::string_view type) {
+  if (type == "overloaded_error") return 529;
+  if (type == "rate_limit_error") return 429;
+  if (type == "api_error") return 500;
+  if (type == "timeout_error") return 504;
+  return 0;
+}
+
+class AnthropicStream : public StreamDecoder {
+ public:
+  std::optional<StreamError> onEvent(const SseEvent& ev, const StreamCallback& emit) override {
+    auto doc = json::parse(ev.data);
+    if (!doc.ok() || !doc->IsObject()) {
+      return StreamError{
+          Status::internal("malformed stream event: " +
+                           (doc.ok() ? std::string("not an object") : doc.status().message())),
+          0};
+    }
+    const Value& d = *doc;
+    std::string type = getString(d, "type");
+    if (type.empty()) type = ev.event;
+    if (type == "message_start") {
+      if (const Value* m = member(d, "message")) {
+        r_.id = getString(*m, "id");
+        r_.model = getString(*m, "model");
+        if (const Value* u = member(*m, "usage")) anthropicUsage(*u, &r_.usage);
+      }
+    } else if (type == "content_block_start") {
+      int block = static_cast<int>(getInt(d, "index"));
+      const Value* cb = member(d, "content_block");
+      if (cb && getString(*cb, "type") == "tool_use") {
+        int index = static_cast<int>(r_.tool_calls.size());
+        blocks_[block] = index;
+        ToolCall call{getString(*cb, "id"), getString(*cb, "name"), ""};
+        const Value* input = member(*cb, "input");
+        initial_input_.push_back(
+            input && input->IsObject() && input->MemberCount() > 0 ? json::write(*input) : "");
+        r_.tool_calls.push_back(call);
+        if (emit)
+          emit(StreamDelta{StreamDelta::Kind::kToolCallStart, {}, index, call.id, call.name});
+      } else if (cb && getString(*cb, "type") == "text") {
+        if (std::string text = getString(*cb, "text"); !text.empty()) appendText(text, emit);
+      }
+    } else if (type == "content_block_delta") {
+      int block = static_cast<int>(getInt(d, "index"));
+      const Value* delta = member(d, "delta");
+      if (!delta) return std::nullopt;
+      std::string dtype = getString(*delta, "type");
+      if (dtype == "text_delta") {
+        appendText(getString(*delta, "text"), emit);
+      } else if (dtype == "input_json_delta") {
+        auto it = blocks_.find(block);
+        if (it == blocks_.end()) {
+          return StreamError{Status::internal("malformed stream: input_json_delta for block " +
+                                              std::to_string(block) + " without tool_use"),
+                             0};
+        }
+        std::string part = getString(*delta, "partial_json");
+        if (!part.empty()) {
+          r_.tool_calls[it->second].arguments += part;
+          if (emit) {
+            emit(StreamDelta{StreamDelta::Kind::kToolCallArguments, part, it->second, {}, {}});
+          }
+        }
+      }
+    } else if (type == "message_delta") {
+      if (const Value* delta = member(d, "delta")) {
+        if (std::string sr = getString(*delta, "stop_reason"); !sr.empty()) {
+          r_.finish_reason_raw = sr;
+        }
+      }
+      if (const Value* u = member(d, "usage")) anthropicUsage(*u, &r_.usage);
+    } else if (type == "message_stop") {
+      done_ = true;
+    } else if (type == "error") {
+      const Value* err = member(d, "error");
+      std::string etype = err ? getString(*err, "type") : "";
+      std::string msg = err ? getString(*err, "message") : "";
+      return StreamError{Status::unavailable("stream error " + etype + ": " + msg),
+                         anthropicErrorStatus(etype)};
+    }
+    return std::nullopt;
+  }
+  bool complete() const override { return done_; }
+  ChatResponse finish() override {
+    r_.finish_reason = finishReasonFromAnthropic(r_.finish_reason_raw);
+    for (size_t i = 0; i < r_.tool_calls.size(); ++i) {
+      auto& c = r_.tool_calls[i];
+      if (c.arguments.empty()) c.arguments = initial_input_[i].empty() ? "{}" : initial_input_[i];
+    }
+    return std::move(r_);
+  }
+
+ private:
+  void appendText(const std::string& text, const StreamCallback& emit) {
+    if (text.empty()) return;
+    r_.content += text;
+    if (emit) emit(StreamDelta{StreamDelta::Kind::kText, text, 0, {}, {}});
+  }
+  ChatResponse r_;
+  std::map<int, int> blocks_;  // content block index -> tool call index
+  std::vector<std::string> initial_input_;
+  bool done_ = false;
+};
+
+class AnthropicCodec : public WireCodec {
+ public:
+  std::string path() const override { return "/v1/messages"; }
+
+  std::vector<std::pair<std::string, std::string>> headers(
+      const ProviderOptions& p) const override {
+    std::vector<std::pair<std::string, std::string>> h;
+    if (!p.api_key.empty()) h.emplace_back("x-api-key", p.api_key);
+    h.emplace_back("anthropic-version", p.api_version.empty() ? "2023-06-01" : p.api_version);
+    return h;
+  }
+
+  Result<std::string> encode(const ChatRequest& req, const ModelOptions& model,
+                             bool stream) const override {
+    rapidjson::StringBuffer buf;
+    Writer w(buf);
+    w.StartObject();
+    key(w, "model");
+    str(w, model.model);
+    key(w, "max_tokens");
+    w.Int(req.max_tokens.value_or(model.max_tokens));
+    std::string system;
+    for (const Message& m : req.messages) {
+      if (m.role != Role::kSystem) continue;
+      if (!system.empty()) system += "\n\n";
+      system += m.content;
+    }
+    if (!system.empty()) {
+      key(w, "system");
+      str(w, system);
+    }
+    key(w, "messages");
+    w.StartArray();
+    // Consecutive messages of one role merge into one message (tool results become the
+    // tool_result blocks of a single user turn, as the API requires).
+    const char* open_role = nullptr;
+    for (const Message& m : req.messages) {
+      if (m.role == Role::kSystem) continue;
+      const char* role = m.role == Role::kAssistant ? "assistant" : "user";
+      if (!open_role || std::string_view(open_role) != role) {
+        if (open_role) {
+          w.EndArray();
+          w.EndObject();
+        }
+        w.StartObject();
+        key(w, "role");
+        str(w, role);
+        key(w, "content");
+        w.StartArray();
+        open_role = role;
+      }
+      if (m.role == Role::kTool) {
+        w.StartObject();
+        key(w, "type");
+        str(w, "tool_result");
+        key(w, "tool_use_id");
+        str(w, m.tool_call_id);
+        key(w, "content");
+        str(w, m.content);
+        if (m.is_error) {
+          key(w, "is_error");
+          w.Bool(true);
+        }
+        w.EndObject();
+        continue;
+      }
+      if (!m.content.empty()) {
+        w.StartObject();
+        key(w, "type");
+        str(w, "text");
+        key(w, "text");
+        str(w, m.content);
+        w.EndObject();
+      }
+      for (const ToolCall& c : m.tool_calls) {
+        w.StartObject();
+        key(w, "type");
+        str(w, "tool_use");
+        key(w, "id");
+        str(w, c.id);
+        key(w, "name");
+        str(w, c.name);
+        key(w, "input");
+        AGENTD_RETURN_IF_ERROR(embedObject(w, c.arguments, "tool call " + c.id + " arguments"));
+        w.EndObject();
+      }
+    }
+    if (open_role) {
+      w.EndArray();
+      w.EndObject();
+    }
+    w.EndArray();
+    if (!req.tools.empty()) {
+      key(w, "tools");
+      w.StartArray();
+      for (const ToolDefinition& t : req.tools) {
+        w.StartObject();
+        key(w, "name");
+        str(w, t.name);
+        if (!t.description.empty()) {
+          key(w, "description");
+          str(w, t.description);
+        }
+        key(w, "input_schema");
+        AGENTD_RETURN_IF_ERROR(embedObject(w, t.parameters, "tool " + t.name + " parameters"));
+        w.EndObject();
+      }
+      w.EndArray();
+      if (model.parallel_tool_calls && !*model.parallel_tool_calls) {
+        key(w, "tool_choice");
+        w.StartObject();
+        key(w, "type");
+        str(w, "auto");
+        key(w, "disable_parallel_tool_use");
+        w.Bool(true);
+        w.EndObject();
+      }
+    }
+    sampling(w, req, model);
+    if (stream) {
+      key(w, "stream");
+      w.Bool(true);
+    }
+    w.EndObject();
+    return std::string(buf.GetString(), buf.GetSize());
+  }
+
+  Result<ChatResponse> decode(std::string_view body) const override {
+    auto doc = json::parse(body);
+    if (!doc.ok()) return doc.status().withContext("malformed response");
+    const Value& d = *doc;
+    const Value* content = member(d, "content");
+    if (!content || !content->IsArray()) return Status::internal("malformed response: no content");
+    ChatResponse r;
+    r.id = getString(d, "id");
+    r.model = getString(d, "model");
+    r.finish_reason_raw = getString(d, "stop_reason");
+    r.finish_reason = finishReasonFromAnthropic(r.finish_reason_raw);
+    for (const Value& block : content->GetArray()) {
+      std::string type = getString(block, "type");
+      if (type == "text") {
+        r.content += getString(block, "text");
+      } else if (type == "tool_use") {
+        const Value* input = member(block, "input");
+        r.tool_calls.push_back(ToolCall{getString(block, "id"), getString(block, "name"),
+                                        input ? json::write(*input) : "{}"});
+      }
+    }
+    if (const Value* u = member(d, "usage")) anthropicUsage(*u, &r.usage);
+    return r;
+  }
+
+  std::unique_ptr<StreamDecoder> streamDecoder() const override {
+    return std::make_unique<AnthropicStream>();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<WireCodec> openAiCodec() { return std::make_unique<OpenAiCodec>(); }
+std::unique_ptr<WireCodec> anthropicCodec() { return std::make_unique<AnthropicCodec>(); }
+
+std::string errorMessageFromBody(std::string_view body) {
+  auto doc = json::parse(body);
+  if (doc.ok()) {
+    if (const Value* err = member(*doc, "error")) {
+      if (err->IsString()) return std::string(err->GetString(), err->GetStringLength());
+      std::string msg = getString(*err, "message");
+      std::string type = getString(*err, "type");
+      if (!msg.empty()) return type.empty() ? msg : type + ": " + msg;
+    }
+    std::string msg = getString(*doc, "message");
+    if (!msg.empty()) return msg;
+  }
+  std::string s(body.substr(0, 300));
+  for (char& c : s) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return s;
+}
+
+FinishReason finishReasonFromOpenAi(std::string_view s) {
+  if (s == "stop" || s.empty()) return FinishReason::kStop;
+  if (s == "length") return FinishReason::kLength;
+  if (s == "tool_calls" || s == "function_call") return FinishReason::kToolCalls;
+  if (s == "content_filter") return FinishReason::kContentFilter;
+  return FinishReason::kOther;
+}
+
+FinishReason finishReasonFromAnthropic(std::string_view s) {
+  if (s == "end_turn" || s == "stop_sequence" || s.empty()) return FinishReason::kStop;
+  if (s == "max_tokens") return FinishReason::kLength;
+  if (s == "tool_use") return FinishReason::kToolCalls;
+  if (s == "refusal") return FinishReason::kContentFilter;
+  return FinishReason::kOther;
+}
+
+}  // namespace agentd::llm
