@@ -369,8 +369,11 @@ class LlmClient::Impl {
         metrics::observeOperation(p.provider->name(), m.metric_model,
                                   failureKindName(FailureKind::kCircuitOpen),
                                   secondsSince(secs_start));
-        c->leg_errors.push_back(m.options.name + ": " + c->last_failure->status.message() +
-                                " (circuit opened while retrying)");
+        std::string why = "the circuit opened while retrying; gave up after " +
+                          std::to_string(c->attempt) + " attempts";
+        Failure& f = *c->last_failure;
+        f.status = makeStatus(f.status.code(), f.status.message() + " (" + why + ")");
+        c->leg_errors.push_back(m.options.name + ": " + f.status.message());
         ++c->leg;
         beginLeg(c);
         return;

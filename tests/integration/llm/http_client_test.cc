@@ -1,0 +1,251 @@
+// HttpClient against the fake model server: keep-alive reuse, connect / first-byte / total
+// timeouts, transport error classes, cancellation, timers, and many transfers on one thread.
+#include "llm/http_client.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <future>
+#include <thread>
+
+#include "support/fake_model_server.h"
+
+namespace agentd::llm {
+namespace {
+
+using agentd::testing::FakeModelServer;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kBody = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
+
+HttpRequest post(const FakeModelServer& s,
+                 std::vector<std::pair<std::string, std::string>> h = {}) {
+  HttpRequest r;
+  r.url = s.openAiBase() + "/chat/completions";
+  r.body = kBody;
+  r.headers = std::move(h);
+  r.headers.emplace_back("Content-Type", "application/json");
+  r.first_byte_timeout = 10s;
+  r.total_timeout = 20s;
+  return r;
+}
+
+HttpResult perform(HttpClient& c, HttpRequest req, HttpCallbacks cb = {}) {
+  auto p = std::make_shared<std::promise<HttpResult>>();
+  auto f = p->get_future();
+  cb.on_done = [p](HttpResult r) { p->set_value(std::move(r)); };
+  c.start(std::move(req), std::move(cb));
+  if (f.wait_for(30s) != std::future_status::ready) {
+    ADD_FAILURE() << "transfer did not finish within 30 s";
+    return {};
+  }
+  return f.get();
+}
+
+int threadCount() {
+  int n = 0;
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+    closedir(d);
+  }
+  return n;
+}
+
+class HttpClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.ok()) << server_.stderrText();
+    auto c = HttpClient::create();
+    ASSERT_TRUE(c.ok());
+    client_ = std::move(c).value();
+  }
+  FakeModelServer server_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+TEST_F(HttpClientTest, KeepAliveReusesOneConnection) {
+  for (int i = 0; i < 10; ++i) {
+    HttpResult r = perform(*client_, post(server_));
+    ASSERT_EQ(r.error, TransportError::kNone) << r.error_message;
+    EXPECT_EQ(r.status, 200);
+    EXPECT_NE(r.body.find("echo: hi"), std::string::npos);
+    EXPECT_EQ(r.headers["content-type"], "application/json");
+    EXPECT_EQ(r.new_connections, i == 0 ? 1 : 0) << "request " << i;
+  }
+  EXPECT_EQ(client_->connectionsOpened(), 1u);
+}
+
+TEST_F(HttpClientTest, FirstByteTimeout) {
+  HttpRequest req = post(server_, {{"x-fake-key", "fb"}, {"x-fake-faults", "slow=3000"}});
+  req.first_byte_timeout = 300ms;
+  auto start = Clock::now();
+  HttpResult r = perform(*client_, std::move(req));
+  auto took = Clock::now() - start;
+  EXPECT_EQ(r.error, TransportError::kTimeout);
+  EXPECT_NE(r.error_message.find("first-byte timeout of 300 ms"), std::string::npos)
+      << r.error_message;
+  EXPECT_GE(took, 280ms);
+  EXPECT_LT(took, 1500ms);
+}
+
+TEST_F(HttpClientTest, TotalTimeoutCutsASlowStream) {
+  HttpRequest req = post(server_, {{"x-fake-key", "tt"}, {"x-fake-faults", "chunk_delay=300"}});
+  req.body =
+      R"({"model":"m","stream":true,"messages":[{"role":"user","content":"a b c d e f g h"}]})";
+  req.total_timeout = 700ms;
+  size_t chunks = 0;
+  HttpCallbacks cb;
+  cb.on_data = [&](std::string_view) { return ++chunks, true; };
+  auto start = Clock::now();
+  HttpResult r = perform(*client_, std::move(req), std::move(cb));
+  auto took = Clock::now() - start;
+  EXPECT_EQ(r.error, TransportError::kTimeout) << r.error_message;
+  EXPECT_EQ(r.status, 200) << "the head arrived";
+  EXPECT_GT(chunks, 0u);
+  EXPECT_GE(took, 650ms);
+  EXPECT_LT(took, 2000ms);
+}
+
+TEST_F(HttpClientTest, ConnectErrorsAreClassified) {
+  // A port nobody listens on: refused at once.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  HttpRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/v1/chat/completions";
+  req.body = kBody;
+  HttpResult r = perform(*client_, req);
+  EXPECT_EQ(r.error, TransportError::kConnect) << r.error_message;
+}
+
+TEST_F(HttpClientTest, ConnectTimeoutWhenTheBacklogIsFull) {
+  // A listener that never accepts, with its one-slot accept queue filled: further SYNs are
+  // dropped, so the handshake cannot complete and the connect timeout fires.
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(lfd, 0), 0);
+  socklen_t len = sizeof a;
+  getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  std::vector<int> fillers;
+  for (int i = 0; i < 3; ++i) {
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    fillers.push_back(c);
+  }
+  std::this_thread::sleep_for(100ms);
+  HttpRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/v1/chat/completions";
+  req.body = kBody;
+  req.connect_timeout = 400ms;
+  req.first_byte_timeout = 10s;
+  auto start = Clock::now();
+  HttpResult r = perform(*client_, req);
+  auto took = Clock::now() - start;
+  for (int c : fillers) close(c);
+  close(lfd);
+  EXPECT_EQ(r.error, TransportError::kTimeout) << r.error_message;
+  EXPECT_GE(took, 350ms);
+  EXPECT_LT(took, 3000ms);
+}
+
+TEST_F(HttpClientTest, ResetAndTruncationAreClassified) {
+  HttpResult reset =
+      perform(*client_, post(server_, {{"x-fake-key", "r"}, {"x-fake-faults", "reset"}}));
+  EXPECT_EQ(reset.error, TransportError::kReset) << reset.error_message;
+  HttpResult cut =
+      perform(*client_, post(server_, {{"x-fake-key", "t"}, {"x-fake-faults", "truncate"}}));
+  EXPECT_EQ(cut.error, TransportError::kTruncated) << cut.error_message;
+  HttpResult fine = perform(*client_, post(server_));
+  EXPECT_EQ(fine.error, TransportError::kNone) << "the client recovers on a new connection";
+}
+
+TEST_F(HttpClientTest, CancelStopsATransferWithoutCallback) {
+  std::atomic<int> done{0};
+  HttpCallbacks cb;
+  cb.on_done = [&](HttpResult) { ++done; };
+  uint64_t id = client_->start(post(server_, {{"x-fake-key", "c"}, {"x-fake-faults", "hang"}}), cb);
+  for (int i = 0; i < 100 && server_.attempts("c").count == 0; ++i)
+    std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(server_.attempts("c").count, 1);
+  client_->cancel(id);
+  for (int i = 0; i < 100 && client_->activeTransfers() > 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(client_->activeTransfers(), 0u);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(done.load(), 0);
+  // The server saw the connection go away.
+  int open = -1;
+  for (int i = 0; i < 100; ++i) {
+    open = server_.stat("open_connections");
+    if (open <= 1) break;  // only the stats request itself
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_LE(open, 1);
+}
+
+TEST_F(HttpClientTest, TimersFireInOrderAndCancelledOnesDoNot) {
+  std::mutex mu;
+  std::vector<int> order;
+  std::promise<void> last;
+  client_->runAfter(60ms, [&] {
+    std::lock_guard<std::mutex> l(mu);
+    order.push_back(3);
+    last.set_value();
+  });
+  client_->runAfter(20ms, [&] {
+    std::lock_guard<std::mutex> l(mu);
+    order.push_back(1);
+  });
+  uint64_t gone = client_->runAfter(30ms, [&] {
+    std::lock_guard<std::mutex> l(mu);
+    order.push_back(99);
+  });
+  client_->runAfter(40ms, [&] {
+    std::lock_guard<std::mutex> l(mu);
+    order.push_back(2);
+  });
+  client_->cancelTimer(gone);
+  ASSERT_EQ(last.get_future().wait_for(5s), std::future_status::ready);
+  std::lock_guard<std::mutex> l(mu);
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+}
+
+TEST_F(HttpClientTest, ManyTransfersInFlightOnOneThread) {
+  constexpr int kCalls = 300;
+  int threads_before = threadCount();
+  std::atomic<int> ok{0}, finished{0};
+  std::atomic<int> peak_threads{0};
+  std::promise<void> all;
+  auto start = Clock::now();
+  for (int i = 0; i < kCalls; ++i) {
+    HttpCallbacks cb;
+    cb.on_done = [&](HttpResult r) {
+      if (r.error == TransportError::kNone && r.status == 200) ++ok;
+      if (++finished == kCalls) all.set_value();
+    };
+    client_->start(post(server_, {{"x-fake-latency-ms", "300"}}), cb);
+  }
+  std::this_thread::sleep_for(150ms);
+  peak_threads = threadCount();
+  EXPECT_GT(client_->activeTransfers(), 0u);
+  ASSERT_EQ(all.get_future().wait_for(20s), std::future_status::ready);
+  auto took = Clock::now() - start;
+  EXPECT_EQ(ok.load(), kCalls);
+  EXPECT_EQ(peak_threads.load(), threads_before) << "no thread per call";
+  EXPECT_LT(took, 8s) << "300 x 300 ms one after another would take 90 s";
+}
+
+}  // namespace
+}  // namespace agentd::llm
