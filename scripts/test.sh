@@ -3,8 +3,9 @@
 # Extra arguments are passed to ctest (e.g. -R plugin).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# promtool (package prometheus) checks the metrics exposition in the tests.
-install_packages "${AGENTD_BUILD_PKGS[@]}" prometheus
+# promtool (package prometheus) checks the metrics exposition in the tests; python3 runs the
+# fake model server (tests/support/fake_model_server.py) of the llm tests.
+install_packages "${AGENTD_BUILD_PKGS[@]}" prometheus python3
 start=$(date +%s)
 build
 echo "build took $(( $(date +%s) - start )) s"
