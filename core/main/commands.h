@@ -37,6 +37,27 @@ int runValidateConfig(const ConfigOptions& options);
 // the JSON Schema of the configuration file.
 int runShowConfig(const ConfigOptions& options);
 
+struct RunOptions {
+  std::string task;
+  std::string file;
+  std::string config;
+  std::string agent;
+  std::string provider;
+  std::string model;
+  int max_steps = 0;
+  std::string working_dir;
+  bool must_patch = false;
+  std::string patch_path;
+  std::string trajectory_file;
+};
+// Runs one task with live progress; exit 0 when it completed, 1 when it did not, 2 on usage or
+// configuration errors.
+int runRun(const RunOptions& options);
+// A prompt loop: each line is a task; `status`, `help`, `clear`, `exit`.
+int runInteractive(const RunOptions& options);
+// Prints every tool the configured plugins offer, with description and schema.
+int runTools(const RunOptions& options);
+
 // Loads the configured plugins (and/or explicit files) and prints name, kind, version, ABI,
 // tools and load errors. Exit 1 when any plugin failed to load.
 int runPluginsList(const PluginsListOptions& options);

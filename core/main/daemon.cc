@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "agent/llm_factory.h"
 #include "observability/log.h"
 #include "plugin/specs.h"
 
@@ -66,7 +67,7 @@ Daemon::Daemon(std::shared_ptr<const config::Config> cfg, config::Overrides over
     : io_(io),
       host_({std::move(state_dir), std::chrono::milliseconds(cfg->plugins.drain_timeout_ms)}) {
   snapshot_.store(std::make_shared<const Snapshot>(
-      Snapshot{cfg, std::make_shared<const plugin::PluginSet>(), 0}));
+      Snapshot{cfg, std::make_shared<const plugin::PluginSet>(), nullptr, 0}));
   reloader_ = std::make_unique<config::Reloader>(
       cfg, std::move(overrides),
       [this](const std::shared_ptr<const config::Config>& next,
@@ -79,7 +80,12 @@ void Daemon::start() {
   auto cfg = snapshot()->config;
   std::vector<plugin::LoadError> errors;
   (void)host_.apply(plugin::specsFromConfig(*cfg), &errors, /*keep_going=*/true);
-  snapshot_.store(std::make_shared<const Snapshot>(Snapshot{cfg, host_.current(), 1}));
+  auto llm = agent::makeLlmClient(*cfg);
+  if (!llm.ok()) {
+    log::error("model client unavailable", {{"error", llm.status().message()}});
+  }
+  snapshot_.store(std::make_shared<const Snapshot>(
+      Snapshot{cfg, host_.current(), llm.ok() ? *llm : nullptr, 1}));
   {
     std::lock_guard<std::mutex> lock(agents_mu_);
     for (const auto& [name, ac] : cfg->agents) addAgent(ac);
@@ -146,6 +152,13 @@ void Daemon::removeAgent(const std::string& name) {
 Status Daemon::apply(const std::shared_ptr<const config::Config>& next,
                      const std::vector<std::string>& changed) {
   auto old = snapshot();
+  // The model client is rebuilt only when its sections changed; tasks keep the one they have.
+  std::shared_ptr<llm::LlmClient> llm = old->llm;
+  if (agent::llmKeysChanged(changed)) {
+    auto made = agent::makeLlmClient(*next);
+    if (!made.ok()) return made.status().withContext("model client");
+    llm = *made;
+  }
   std::vector<plugin::LoadError> errors;
   auto set = host_.prepare(plugin::specsFromConfig(*next), &errors);
   if (!set.ok()) return Status::invalidArgument(describeLoadErrors(*next, errors));
@@ -175,7 +188,7 @@ Status Daemon::apply(const std::shared_ptr<const config::Config>& next,
 
   host_.commit(*set);
   snapshot_.store(
-      std::make_shared<const Snapshot>(Snapshot{next, *set, old->generation + 1}));
+      std::make_shared<const Snapshot>(Snapshot{next, *set, llm, old->generation + 1}));
 
   for (auto it = agents_.begin(); it != agents_.end();) {
     std::string name = it->first;

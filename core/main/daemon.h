@@ -1,6 +1,6 @@
 // Daemon: what `agentd serve` runs. It owns the plugin host, the agents' lifecycles and the
-// reloader, and publishes an immutable Snapshot (configuration + plugin set) that work started
-// on keeps until it ends. Reloads apply as one transaction: plugins prepared, tool references
+// reloader, and publishes an immutable Snapshot (configuration, plugin set, model client) that
+// work started on keeps until it ends. Reloads apply as one transaction: plugins prepared, tool references
 // checked, touched agents through Reloading, the new snapshot swapped in, old generations
 // drained. Thread-safe.
 #pragma once
@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/snapshot.h"
 #include "config/config.h"
 #include "config/reloader.h"
 #include "lifecycle/lifecycle.h"
@@ -24,11 +25,6 @@ class io_context;
 
 namespace agentd {
 
-struct Snapshot {
-  std::shared_ptr<const config::Config> config;
-  std::shared_ptr<const plugin::PluginSet> plugins;
-  uint64_t generation = 0;
-};
 
 class Daemon {
  public:

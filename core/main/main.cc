@@ -33,6 +33,35 @@ int main(int argc, char** argv) {
   show_cmd->add_flag("--json", show.json, "Print JSON instead of TOML");
   show_cmd->add_flag("--schema", show.schema, "Print the JSON Schema of the configuration file");
 
+  RunOptions run;
+  CLI::App* run_cmd = app.add_subcommand("run", "Run one task and show its progress");
+  run_cmd->add_option("task", run.task, "The task (or --file)");
+  run_cmd->add_option("--file,-f", run.file, "Read the task from this file");
+  run_cmd->add_option("--config,-c", run.config,
+                      "Configuration file (default: $AGENTD_CONFIG, ./agentd.toml, "
+                      "./config/agentd.toml)");
+  run_cmd->add_option("--agent,-a", run.agent, "Agent to run (default: default)");
+  run_cmd->add_option("--provider,-p", run.provider, "A [model_providers] name");
+  run_cmd->add_option("--model,-m", run.model, "A [models] name, or the provider's model id");
+  run_cmd->add_option("--max-steps", run.max_steps, "Step limit");
+  run_cmd->add_option("--working-dir,-w", run.working_dir, "Absolute working directory");
+  run_cmd->add_flag("--must-patch,--mp", run.must_patch, "Refuse completion while git diff is empty");
+  run_cmd->add_option("--patch-path,--pp", run.patch_path, "Where to write the patch");
+  run_cmd->add_option("--trajectory-file,-t", run.trajectory_file, "Where to write the trajectory");
+
+  RunOptions inter;
+  CLI::App* inter_cmd = app.add_subcommand("interactive", "A prompt loop running one task per line");
+  inter_cmd->add_option("--config,-c", inter.config, "Configuration file");
+  inter_cmd->add_option("--agent,-a", inter.agent, "Agent to run");
+  inter_cmd->add_option("--provider,-p", inter.provider, "A [model_providers] name");
+  inter_cmd->add_option("--model,-m", inter.model, "A [models] name, or the provider's model id");
+  inter_cmd->add_option("--max-steps", inter.max_steps, "Step limit");
+  inter_cmd->add_option("--working-dir,-w", inter.working_dir, "Absolute working directory");
+
+  RunOptions tools;
+  CLI::App* tools_cmd = app.add_subcommand("tools", "List every tool with its schema");
+  tools_cmd->add_option("--config,-c", tools.config, "Configuration file");
+
   PluginsListOptions plist;
   CLI::App* plugins_cmd = app.add_subcommand("plugins", "Inspect plugins");
   plugins_cmd->require_subcommand(1);
@@ -53,6 +82,9 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   if (serve_cmd->parsed()) return runServe(serve);
+  if (run_cmd->parsed()) return runRun(run);
+  if (inter_cmd->parsed()) return runInteractive(inter);
+  if (tools_cmd->parsed()) return runTools(tools);
   if (validate_cmd->parsed()) return runValidateConfig(validate);
   if (show_cmd->parsed()) return runShowConfig(show);
   if (list_cmd->parsed()) {

@@ -36,13 +36,23 @@ struct SkillInfo {
   std::string plugin;
 };
 
-// Shared between the caller and the call: cancellation and deadline.
+// Shared between the caller and the call: cancellation, a deadline, and an optional parent (a
+// task) whose cancellation cancels this too. REQUIRES: setDeadline/setParent before sharing.
 class CancelState {
  public:
+  CancelState() = default;
+  explicit CancelState(std::shared_ptr<CancelState> parent) : parent_(std::move(parent)) {}
   void cancel() { cancelled_.store(true, std::memory_order_release); }
   bool cancelled() const {
     return cancelled_.load(std::memory_order_acquire) ||
-           (has_deadline_ && std::chrono::steady_clock::now() >= deadline_);
+           (has_deadline_ && std::chrono::steady_clock::now() >= deadline_) ||
+           (parent_ != nullptr && parent_->cancelled());
+  }
+  // True when the deadline (not a cancel) ended the call.
+  bool expired() const {
+    return has_deadline_ && std::chrono::steady_clock::now() >= deadline_ &&
+           !cancelled_.load(std::memory_order_acquire) &&
+           (parent_ == nullptr || !parent_->cancelled());
   }
   void setDeadline(std::chrono::steady_clock::time_point d) {
     deadline_ = d;
@@ -53,6 +63,7 @@ class CancelState {
   std::atomic<bool> cancelled_{false};
   bool has_deadline_ = false;
   std::chrono::steady_clock::time_point deadline_;
+  std::shared_ptr<CancelState> parent_;
 };
 
 // What a call knows about its task. Values are exposed to plugins by call_context().

@@ -58,7 +58,7 @@ void ToolRunner::runAsync(const std::string& tool, const std::string& args_json,
   auto cb = std::make_shared<std::function<void(ToolResult)>>(std::move(done));
   bool queued = pool_.submit([this, tool, args_json, ctx = std::move(ctx), cb, timeout] {
     ToolResult r = host_.call(tool, args_json, ctx);
-    if (!r.ok && ctx.cancel->cancelled() && r.status != AGENTD_ECANCELED) {
+    if (!r.ok && ctx.cancel->expired()) {
       r.error = "tool " + tool + " timed out after " + std::to_string(timeout.count()) +
                 " ms: " + r.error;
       r.status = AGENTD_ETIMEDOUT;

@@ -52,7 +52,8 @@ TEST_F(RunnerTest, CooperativePluginSeesCancellation) {
   ASSERT_EQ(fut.wait_for(10s), std::future_status::ready);
   ToolResult r = fut.get();
   EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.status, AGENTD_ECANCELED);
+  EXPECT_EQ(r.status, AGENTD_ETIMEDOUT) << "the deadline, not a stop, ended it";
+  EXPECT_NE(r.error.find("timed out after 30 ms"), std::string::npos) << r.error;
 
   auto cancel = std::make_shared<CancelState>();
   CallContext ctx;
@@ -64,7 +65,20 @@ TEST_F(RunnerTest, CooperativePluginSeesCancellation) {
   r = runner_.run("wait_cancel", "{}", ctx, 10000ms);
   stopper.join();
   EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.status, AGENTD_ECANCELED);
   EXPECT_EQ(r.error, "cancelled");
+
+  // A task-level stop reaches a call through its parent.
+  auto task = std::make_shared<CancelState>();
+  CallContext child;
+  child.cancel = std::make_shared<CancelState>(task);
+  std::promise<ToolResult> stopped;
+  runner_.runAsync("wait_cancel", "{}", child, 10000ms, [&](ToolResult x) { stopped.set_value(x); });
+  std::this_thread::sleep_for(20ms);
+  task->cancel();
+  auto f2 = stopped.get_future();
+  ASSERT_EQ(f2.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(f2.get().status, AGENTD_ECANCELED);
 }
 
 TEST_F(RunnerTest, FullQueueIsAnErrorNotABlock) {

@@ -1,0 +1,610 @@
+#include "agent/loop.h"
+
+#include <utility>  // before Asio (Boost 1.74)
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+
+#include "agent/trajectory.h"
+#include "common/json.h"
+#include "observability/log.h"
+
+extern char** environ;
+
+namespace agentd::agent {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using asio::awaitable;
+using asio::use_awaitable;
+using Clock = std::chrono::steady_clock;
+
+Result<std::string> gitDiff(const std::string& dir) {
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return Status::ioError("pipe failed");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 2);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  std::string c = dir.empty() ? "." : dir;
+  const char* argv[] = {"git", "-C", c.c_str(), "--no-pager", "diff", nullptr};
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, "git", &fa, nullptr, const_cast<char* const*>(argv), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(out[1]);
+  if (rc != 0) {
+    close(out[0]);
+    return Status::unavailable("cannot run git: " + std::string(strerror(rc)));
+  }
+  std::string text;
+  char buf[65536];
+  auto deadline = Clock::now() + std::chrono::seconds(60);
+  for (;;) {
+    pollfd p{out[0], POLLIN, 0};
+    if (poll(&p, 1, 1000) > 0) {
+      ssize_t n = read(out[0], buf, sizeof buf);
+      if (n <= 0) break;
+      text.append(buf, static_cast<size_t>(n));
+    }
+    if (Clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      break;
+    }
+  }
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Status::unavailable("git diff failed in " + c + ": " + text);
+  }
+  return text;
+}
+
+namespace {
+
+// --- awaitable adapters over the callback APIs ----------------------------------------------
+
+struct ChatOutcome {
+  std::optional<Result<llm::ChatResponse>> result;
+};
+
+template <class Token>
+auto asyncChat(llm::LlmClient& client, const std::string& model, llm::ChatRequest req,
+               llm::CallOptions opts, std::shared_ptr<Task> task, Token&& token) {
+  return asio::async_initiate<Token, void(ChatOutcome)>(
+      [&client, model, req = std::move(req), opts = std::move(opts),
+       task](auto handler) mutable {
+        auto ex = asio::get_associated_executor(handler);
+        auto h = std::make_shared<std::decay_t<decltype(handler)>>(std::move(handler));
+        llm::CallHandle call = client.chatAsync(
+            model, std::move(req), std::move(opts), [h, ex](Result<llm::ChatResponse> r) {
+              ChatOutcome o;
+              o.result.emplace(std::move(r));
+              // Completions arrive on the model client's thread; resume on the task's.
+              asio::post(ex, [h, o = std::move(o)]() mutable { std::move(*h)(std::move(o)); });
+            });
+        task->setCancelHook([call]() mutable { call.cancel(); });
+      },
+      token);
+}
+
+struct ToolJob {
+  std::string call_id;
+  std::string name;
+  std::string arguments;
+};
+
+struct ToolsOutcome {
+  std::vector<plugin::ToolResult> results;
+  std::vector<double> duration_ms;
+};
+
+template <class Token>
+auto asyncTools(plugin::ToolRunner& runner, std::vector<ToolJob> jobs,
+                std::shared_ptr<Task> task, std::string agent, std::string working_dir,
+                std::chrono::milliseconds timeout, int step, Token&& token) {
+  return asio::async_initiate<Token, void(ToolsOutcome)>(
+      [&runner, jobs = std::move(jobs), task, agent, working_dir, timeout,
+       step](auto handler) mutable {
+        auto ex = asio::get_associated_executor(handler);
+        auto h = std::make_shared<std::decay_t<decltype(handler)>>(std::move(handler));
+        struct State {
+          std::mutex mu;
+          ToolsOutcome out;
+          size_t left;
+        };
+        auto state = std::make_shared<State>();
+        state->out.results.resize(jobs.size());
+        state->out.duration_ms.resize(jobs.size());
+        state->left = jobs.size();
+        if (jobs.empty()) {
+          asio::post(ex, [h, state]() mutable { std::move(*h)(std::move(state->out)); });
+          return;
+        }
+        for (size_t i = 0; i < jobs.size(); ++i) {
+          plugin::CallContext ctx;
+          ctx.task_id = task->id();
+          ctx.agent = agent;
+          ctx.working_dir = working_dir;
+          ctx.tool_call_id = jobs[i].call_id;
+          ctx.cancel = std::make_shared<plugin::CancelState>(task->toolCancel());
+          ctx.on_progress = [task, step, id = jobs[i].call_id, name = jobs[i].name](
+                                double progress, double total, std::string_view message) {
+            char num[64];
+            std::snprintf(num, sizeof num, "%.6g,\"total\":%.6g", progress, total);
+            task->emit(EventType::kToolProgress, step,
+                       "{\"call_id\":" + json::quote(id) + ",\"name\":" + json::quote(name) +
+                           ",\"progress\":" + num + ",\"message\":" + json::quote(message) +
+                           "}");
+          };
+          auto start = Clock::now();
+          runner.runAsync(jobs[i].name, jobs[i].arguments, std::move(ctx), timeout,
+                          [state, i, start, h, ex](plugin::ToolResult r) {
+                            std::lock_guard<std::mutex> lock(state->mu);
+                            state->out.results[i] = std::move(r);
+                            state->out.duration_ms[i] =
+                                std::chrono::duration<double, std::milli>(Clock::now() - start)
+                                    .count();
+                            if (--state->left == 0) {
+                              asio::post(ex, [h, state]() mutable {
+                                std::move(*h)(std::move(state->out));
+                              });
+                            }
+                          });
+        }
+      },
+      token);
+}
+
+// --- the conversation -----------------------------------------------------------------------
+
+struct Plan {
+  std::string agent;
+  std::string model;
+  std::string provider;
+  int max_steps = 20;
+  std::string working_dir;
+  bool parallel_tools = true;
+  std::chrono::milliseconds tool_timeout{120000};
+  std::vector<llm::ToolDefinition> tools;
+  std::vector<std::string> tool_names;
+  std::string system_prompt;
+};
+
+std::string defaultSystemPrompt() {
+  return "You are an expert software engineering agent. Solve the task with the tools you have: "
+         "read before you change, make small verified changes, and run what you wrote. When the "
+         "task is done and verified, call task_done.";
+}
+
+Status plan(const Task& task, Plan* p) {
+  const config::Config& cfg = *task.snapshot()->config;
+  const TaskSpec& spec = task.spec();
+  p->agent = spec.agent;
+  if (p->agent.empty()) {
+    if (cfg.agents.count("default")) {
+      p->agent = "default";
+    } else if (cfg.agents.size() == 1) {
+      p->agent = cfg.agents.begin()->first;
+    } else {
+      return Status::invalidArgument("several agents are configured: choose one");
+    }
+  }
+  auto ait = cfg.agents.find(p->agent);
+  if (ait == cfg.agents.end()) return Status::notFound("no [agents." + p->agent + "]");
+  const config::AgentConfig& agent = ait->second;
+  p->model = spec.model.empty() ? agent.model : spec.model;
+  if (p->model.empty()) {
+    return Status::invalidArgument("agent " + p->agent + " has no model (set agents." +
+                                   p->agent + ".model)");
+  }
+  auto llm = task.snapshot()->llm;
+  if (llm == nullptr || !llm->hasModel(p->model)) {
+    return Status::notFound("no model named '" + p->model + "' is configured");
+  }
+  if (auto mit = cfg.models.find(p->model); mit != cfg.models.end()) {
+    p->provider = mit->second.provider;
+    p->parallel_tools = mit->second.parallel_tool_calls;
+  }
+  p->max_steps = spec.max_steps > 0 ? spec.max_steps : agent.max_steps;
+  p->working_dir = spec.working_dir;
+  if (p->working_dir.empty()) p->working_dir = fs::current_path().string();
+  p->tool_timeout = std::chrono::seconds(agent.tool_timeout_seconds);
+
+  const plugin::PluginSet& set = *task.snapshot()->plugins;
+  std::map<std::string, plugin::ToolInfo> offered;
+  for (auto& t : set.tools()) offered[t.name] = t;
+  std::vector<std::string> wanted = agent.tools;
+  std::string skills_index;
+  if (!agent.skills.empty()) {
+    std::map<std::string, plugin::SkillInfo> skills;
+    for (auto& s : set.skills()) skills[s.name] = s;
+    for (const auto& name : agent.skills) {
+      auto it = skills.find(name);
+      if (it == skills.end()) return Status::notFound("no loaded plugin offers skill " + name);
+      skills_index += "- " + name + ": " + it->second.description + "\n";
+    }
+    if (offered.count("load_skill") &&
+        std::find(wanted.begin(), wanted.end(), "load_skill") == wanted.end()) {
+      wanted.push_back("load_skill");
+    }
+  }
+  for (const auto& name : wanted) {
+    auto it = offered.find(name);
+    if (it == offered.end()) return Status::notFound("no loaded plugin offers tool " + name);
+    p->tools.push_back({it->second.name, it->second.description, it->second.input_schema});
+    p->tool_names.push_back(name);
+  }
+  p->system_prompt = agent.system_prompt.empty() ? defaultSystemPrompt() : agent.system_prompt;
+  if (!skills_index.empty()) {
+    p->system_prompt +=
+        "\n\n# Skills\nLoad a skill's instructions with the load_skill tool when it helps:\n" +
+        skills_index;
+  }
+  return Status::ok();
+}
+
+// (GCC 12 miscompiles local arrays in coroutines, so formatting lives out here.)
+std::string fixed3(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", v);
+  return buf;
+}
+
+std::string userMessage(const TaskSpec& spec, const Plan& p) {
+  return "[Working directory]:\n" + p.working_dir + "\n\n[Task]:\n" + spec.task;
+}
+
+std::string responseJson(const llm::ChatResponse& r, double latency_ms) {
+  std::string calls = "[";
+  for (size_t i = 0; i < r.tool_calls.size(); ++i) {
+    if (i) calls += ",";
+    calls += "{\"id\":" + json::quote(r.tool_calls[i].id) +
+             ",\"name\":" + json::quote(r.tool_calls[i].name) +
+             ",\"arguments\":" + json::quote(r.tool_calls[i].arguments) + "}";
+  }
+  calls += "]";
+  char lat[32];
+  std::snprintf(lat, sizeof lat, "%.3f", latency_ms);
+  return "{\"content\":" + json::quote(r.content) + ",\"tool_calls\":" + calls +
+         ",\"finish_reason\":\"" + llm::finishReasonName(r.finish_reason) +
+         "\",\"usage\":{\"input_tokens\":" + std::to_string(r.usage.input_tokens) +
+         ",\"output_tokens\":" + std::to_string(r.usage.output_tokens) +
+         "},\"model\":" + json::quote(r.model) + ",\"provider\":" + json::quote(r.provider) +
+         ",\"cached\":" + (r.cached ? "true" : "false") + ",\"latency_ms\":" + lat + "}";
+}
+
+// Checks a tool call before running it; returns the error result to give the model, if any.
+std::optional<std::string> rejectCall(const llm::ToolCall& c, const Plan& p,
+                                      std::string* normalized_args) {
+  if (std::find(p.tool_names.begin(), p.tool_names.end(), c.name) == p.tool_names.end()) {
+    return "Tool '" + c.name + "' is not available to this agent.";
+  }
+  std::string args = c.arguments.empty() ? "{}" : c.arguments;
+  auto doc = json::parse(args);
+  if (!doc.ok()) return "Invalid tool arguments (" + doc.status().message() + ")";
+  if (!doc->IsObject()) return std::string("Invalid tool arguments: expected a JSON object");
+  *normalized_args = std::move(args);
+  return std::nullopt;
+}
+
+class Run {
+ public:
+  Run(std::shared_ptr<Task> task, RunEnv env) : task_(std::move(task)), env_(env) {}
+
+  awaitable<void> go() {
+    task_->setState(TaskState::kRunning);
+    Status st = plan(*task_, &p_);
+    const TaskSpec& spec = task_->spec();
+    if (!spec.trajectory_file.empty()) {
+      rec_ = std::make_unique<TrajectoryRecorder>(spec.trajectory_file, spec.task, p_.provider,
+                                                  p_.model, p_.max_steps);
+      Status opened = rec_->open();
+      if (!opened.isOk()) {
+        log::warn("no event log for task", {{"task_id", task_->id()}, {"error", opened.message()}});
+      }
+      token_ = task_->subscribe(0, [rec = rec_.get()](const Event& e) { rec->onEvent(e); },
+                                nullptr);
+    }
+    started_ = Clock::now();
+    task_->emit(EventType::kTaskStart, 0,
+                "{\"task\":" + json::quote(spec.task) + ",\"agent\":" + json::quote(p_.agent) +
+                    ",\"model\":" + json::quote(p_.model) +
+                    ",\"provider\":" + json::quote(p_.provider) +
+                    ",\"working_dir\":" + json::quote(p_.working_dir) +
+                    ",\"max_steps\":" + std::to_string(p_.max_steps) + "}");
+    if (!st.isOk()) {
+      finish(TaskState::kFailed, "", st.message());
+      co_return;
+    }
+    messages_.push_back(llm::Message::system(p_.system_prompt));
+    messages_.push_back(llm::Message::user(userMessage(spec, p_)));
+    publishMessages();
+
+    for (int step = 1; step <= p_.max_steps; ++step) {
+      if (task_->stopRequested()) {
+        stopped();
+        co_return;
+      }
+      bool done = co_await this->step(step);
+      if (done) co_return;
+    }
+    finish(TaskState::kFailed, "",
+           "the task reached max_steps (" + std::to_string(p_.max_steps) +
+               ") without completing");
+  }
+
+ private:
+  // One model call and the tool calls it asks for. Returns true when the task ended.
+  awaitable<bool> step(int step) {
+    auto step_start = Clock::now();
+    std::string tool_list;
+    for (const auto& n : p_.tool_names) tool_list += (tool_list.empty() ? "\"" : ",\"") + n + "\"";
+    task_->emit(EventType::kModelRequest, step,
+                "{\"messages\":" + std::to_string(messages_.size()) + ",\"tools\":[" + tool_list +
+                    "]}");
+    llm::ChatRequest req;
+    req.messages = messages_;
+    req.tools = p_.tools;
+    llm::CallOptions opts;
+    auto task = task_;
+    opts.on_delta = [task, step](const llm::StreamDelta& d) {
+      std::string data;
+      switch (d.kind) {
+        case llm::StreamDelta::Kind::kText:
+          data = "{\"text\":" + json::quote(d.text) + "}";
+          break;
+        case llm::StreamDelta::Kind::kToolCallStart:
+          data = "{\"tool_call\":{\"index\":" + std::to_string(d.index) +
+                 ",\"id\":" + json::quote(d.id) + ",\"name\":" + json::quote(d.name) + "}}";
+          break;
+        case llm::StreamDelta::Kind::kToolCallArguments:
+          data = "{\"tool_call\":{\"index\":" + std::to_string(d.index) +
+                 ",\"arguments\":" + json::quote(d.text) + "}}";
+          break;
+      }
+      task->emit(EventType::kModelDelta, step, std::move(data));
+    };
+    auto sent = messages_;
+    auto t0 = Clock::now();
+    ChatOutcome out = co_await asyncChat(*task_->snapshot()->llm, p_.model, std::move(req),
+                                         std::move(opts), task_, use_awaitable);
+    task_->setCancelHook(nullptr);
+    double latency = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    Result<llm::ChatResponse>& res = *out.result;
+    if (!res.ok()) {
+      if (task_->stopRequested()) {
+        stopped();
+        co_return true;
+      }
+      if (rec_) rec_->recordStep(step, "error", sent, nullptr, {}, res.status().message());
+      finish(TaskState::kFailed, "", "model call failed: " + res.status().message());
+      co_return true;
+    }
+    llm::ChatResponse& r = *res;
+    task_->emit(EventType::kModelResponse, step, responseJson(r, latency));
+    if (rec_) rec_->recordInteraction(sent, r, p_.tool_names);
+    messages_.push_back(llm::Message::assistant(r.content, r.tool_calls));
+
+    if (r.tool_calls.empty()) {
+      // A final answer ends the task, unless a patch is required and there is none.
+      std::string refusal;
+      if (task_->spec().must_patch && !patchReady(&refusal)) {
+        messages_.push_back(llm::Message::user(refusal));
+        publishMessages();
+        if (rec_) rec_->recordStep(step, "completed", sent, &r, {}, "");
+        endStep(step, step_start);
+        co_return false;
+      }
+      publishMessages();
+      if (rec_) rec_->recordStep(step, "completed", sent, &r, {}, "");
+      endStep(step, step_start);
+      finish(TaskState::kCompleted, r.content, "");
+      co_return true;
+    }
+
+    // Validate, announce and run the calls.
+    std::vector<std::optional<std::string>> rejected(r.tool_calls.size());
+    std::vector<ToolJob> jobs;
+    std::vector<size_t> job_index;
+    for (size_t i = 0; i < r.tool_calls.size(); ++i) {
+      const llm::ToolCall& c = r.tool_calls[i];
+      task_->emit(EventType::kToolCall, step,
+                  "{\"call_id\":" + json::quote(c.id) + ",\"name\":" + json::quote(c.name) +
+                      ",\"arguments\":" + json::quote(c.arguments) + "}");
+      std::string args;
+      rejected[i] = rejectCall(c, p_, &args);
+      if (!rejected[i]) {
+        jobs.push_back({c.id, c.name, args});
+        job_index.push_back(i);
+      }
+    }
+    std::vector<plugin::ToolResult> results(r.tool_calls.size());
+    std::vector<double> durations(r.tool_calls.size(), 0);
+    if (p_.parallel_tools || jobs.size() <= 1) {
+      ToolsOutcome o = co_await asyncTools(*env_.tools, jobs, task_, p_.agent, p_.working_dir,
+                                           p_.tool_timeout, step, use_awaitable);
+      for (size_t j = 0; j < jobs.size(); ++j) {
+        results[job_index[j]] = std::move(o.results[j]);
+        durations[job_index[j]] = o.duration_ms[j];
+      }
+    } else {
+      for (size_t j = 0; j < jobs.size(); ++j) {
+        if (task_->stopRequested()) break;
+        ToolsOutcome o = co_await asyncTools(*env_.tools, std::vector<ToolJob>(1, jobs[j]), task_, p_.agent,
+                                             p_.working_dir, p_.tool_timeout, step, use_awaitable);
+        results[job_index[j]] = std::move(o.results[0]);
+        durations[job_index[j]] = o.duration_ms[0];
+      }
+    }
+    if (task_->stopRequested()) {
+      stopped();
+      co_return true;
+    }
+
+    bool completed = false;
+    std::vector<ToolOutcome> outcomes;
+    for (size_t i = 0; i < r.tool_calls.size(); ++i) {
+      const llm::ToolCall& c = r.tool_calls[i];
+      ToolOutcome o;
+      o.call_id = c.id;
+      o.name = c.name;
+      if (rejected[i]) {
+        o.error = *rejected[i];
+      } else if (results[i].ok) {
+        o.success = true;
+        o.result = results[i].output;
+      } else {
+        o.error = results[i].error.empty() ? "tool failed" : results[i].error;
+      }
+      if (o.success && c.name == "task_done") {
+        std::string refusal;
+        if (task_->spec().must_patch && !patchReady(&refusal)) {
+          o.success = false;
+          o.error = refusal;
+        } else {
+          completed = true;
+        }
+      }
+      task_->emit(EventType::kToolResult, step,
+                  "{\"call_id\":" + json::quote(o.call_id) + ",\"name\":" + json::quote(o.name) +
+                      ",\"success\":" + (o.success ? "true" : "false") +
+                      (o.success ? ",\"result\":" + json::quote(o.result)
+                                 : ",\"error\":" + json::quote(o.error)) +
+                      ",\"duration_ms\":" + fixed3(durations[i]) + "}");
+      messages_.push_back(
+          llm::Message::toolResult(c.id, o.success ? o.result : o.error, !o.success));
+      outcomes.push_back(std::move(o));
+    }
+    publishMessages();
+    if (rec_) rec_->recordStep(step, completed ? "completed" : "calling_tool", sent, &r, outcomes,
+                               "");
+    endStep(step, step_start);
+    if (completed) {
+      finish(TaskState::kCompleted, r.content.empty() ? "Task done." : r.content, "");
+      co_return true;
+    }
+    co_return false;
+  }
+
+  // With must_patch: true when `git diff` is not empty (and the patch was written).
+  bool patchReady(std::string* refusal) {
+    auto diff = gitDiff(p_.working_dir);
+    if (!diff.ok()) {
+      *refusal = "ERROR! must_patch is set but " + diff.status().message();
+      return false;
+    }
+    if (diff->empty()) {
+      *refusal = kEmptyPatchMessage;
+      return false;
+    }
+    const std::string& path = task_->spec().patch_path;
+    if (!path.empty()) {
+      std::error_code ec;
+      fs::path parent = fs::path(path).parent_path();
+      if (!parent.empty()) fs::create_directories(parent, ec);
+      std::ofstream(path, std::ios::binary | std::ios::trunc) << *diff;
+    }
+    return true;
+  }
+
+  void publishMessages() {
+    task_->setMessages(std::make_shared<const std::vector<llm::Message>>(messages_));
+  }
+
+  void endStep(int step, Clock::time_point start) {
+    char dur[32];
+    std::snprintf(dur, sizeof dur, "%.3f",
+                  std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    task_->emit(EventType::kStepEnd, step, std::string("{\"duration_ms\":") + dur + "}");
+    steps_ = step;
+  }
+
+  void stopped() {
+    finish(task_->interrupted() ? TaskState::kInterrupted : TaskState::kCancelled, "",
+           task_->interrupted() ? "interrupted by shutdown" : "stopped by request");
+  }
+
+  void finish(TaskState state, const std::string& final_result, const std::string& error) {
+    double exec = std::chrono::duration<double>(Clock::now() - started_).count();
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%.6f", exec);
+    if (state == TaskState::kCompleted) {
+      task_->emit(EventType::kComplete, steps_,
+                  "{\"success\":true,\"final_result\":" + json::quote(final_result) +
+                      ",\"steps\":" + std::to_string(steps_) + ",\"execution_time\":" + secs +
+                      "}");
+    } else {
+      task_->emit(EventType::kError, steps_,
+                  "{\"error\":" + json::quote(error) + ",\"state\":\"" + taskStateName(state) +
+                      "\",\"steps\":" + std::to_string(steps_) + "}");
+    }
+    task_->emit(EventType::kEnd, steps_,
+                std::string("{\"state\":\"") + taskStateName(state) + "\"}");
+    if (rec_) {
+      Status st = rec_->finalize(state == TaskState::kCompleted, final_result, exec);
+      if (!st.isOk()) {
+        log::error("cannot write trajectory", {{"task_id", task_->id()}, {"error", st.message()}});
+      }
+      task_->unsubscribe(token_);
+    }
+    if (env_.host != nullptr) env_.host->endTask(task_->id());
+    task_->finish(state, final_result, error);
+    log::info("task finished", {{"task_id", task_->id()},
+                                {"agent", p_.agent},
+                                {"state", taskStateName(state)},
+                                {"steps", steps_},
+                                {"seconds", exec}});
+  }
+
+  std::shared_ptr<Task> task_;
+  RunEnv env_;
+  Plan p_;
+  std::vector<llm::Message> messages_;
+  std::unique_ptr<TrajectoryRecorder> rec_;
+  uint64_t token_ = 0;
+  Clock::time_point started_;
+  int steps_ = 0;
+};
+
+awaitable<void> runTask(std::shared_ptr<Task> task, RunEnv env) {
+  Run run(std::move(task), env);
+  co_await run.go();
+}
+
+}  // namespace
+
+void startTask(asio::io_context& io, std::shared_ptr<Task> task, RunEnv env,
+               std::function<void()> on_done) {
+  asio::co_spawn(io, runTask(std::move(task), env),
+                 [on_done = std::move(on_done)](std::exception_ptr e) {
+                   if (e) {
+                     try {
+                       std::rethrow_exception(e);
+                     } catch (const std::exception& ex) {
+                       log::error("task coroutine failed", {{"error", ex.what()}});
+                     } catch (...) {
+                       log::error("task coroutine failed");
+                     }
+                   }
+                   if (on_done) on_done();
+                 });
+}
+
+}  // namespace agentd::agent

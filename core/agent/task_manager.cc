@@ -1,0 +1,178 @@
+#include "agent/task_manager.h"
+
+#include <utility>  // before Asio (Boost 1.74)
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <random>
+
+#include "observability/log.h"
+
+namespace agentd::agent {
+
+std::string effectiveAgent(const config::Config& cfg, const std::string& requested) {
+  if (!requested.empty()) return requested;
+  if (cfg.agents.count("default")) return "default";
+  if (cfg.agents.size() == 1) return cfg.agents.begin()->first;
+  return "";
+}
+
+namespace {
+
+std::string newTaskId(uint64_t n) {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08llx%08llx", static_cast<unsigned long long>(rng() >> 32),
+                static_cast<unsigned long long>((rng() & 0xffff0000ULL) | (n & 0xffff)));
+  return buf;
+}
+
+int agentConcurrency(const Task& t) {
+  const config::Config& cfg = *t.snapshot()->config;
+  auto it = cfg.agents.find(effectiveAgent(cfg, t.spec().agent));
+  return it == cfg.agents.end() ? 1 : it->second.concurrency;
+}
+
+}  // namespace
+
+TaskManager::TaskManager(boost::asio::io_context& io, RunEnv env, Limits limits)
+    : io_(io), env_(env), limits_(limits) {}
+
+TaskManager::~TaskManager() = default;
+
+Result<std::shared_ptr<Task>> TaskManager::submit(TaskSpec spec,
+                                                  std::shared_ptr<const Snapshot> snapshot) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!open_) return Status::failedPrecondition("agentd is shutting down");
+  if (static_cast<int>(queue_.size()) >= limits_.max_queued &&
+      running_ >= limits_.max_concurrent) {
+    return Status::unavailable("task queue is full (" + std::to_string(limits_.max_queued) +
+                               " waiting)");
+  }
+  auto task = std::make_shared<Task>(newTaskId(++counter_), std::move(spec), std::move(snapshot));
+  tasks_[task->id()] = task;
+  order_.push_back(task);
+  queue_.push_back(task);
+  // Forget the oldest finished tasks beyond the bound.
+  size_t finished = 0;
+  for (const auto& t : order_) finished += isFinal(t->state()) ? 1 : 0;
+  while (finished > limits_.keep_finished && !order_.empty() && isFinal(order_.front()->state())) {
+    tasks_.erase(order_.front()->id());
+    order_.pop_front();
+    --finished;
+  }
+  pump();
+  return task;
+}
+
+void TaskManager::pump() {
+  for (auto it = queue_.begin(); it != queue_.end() && running_ < limits_.max_concurrent;) {
+    std::shared_ptr<Task> t = *it;
+    if (t->stopRequested()) {
+      it = queue_.erase(it);
+      t->finish(t->interrupted() ? TaskState::kInterrupted : TaskState::kCancelled, "",
+                t->interrupted() ? "interrupted by shutdown" : "stopped before it started");
+      boost::asio::post(io_, [this, t] { done(t); });
+      continue;
+    }
+    std::string agent = effectiveAgent(*t->snapshot()->config, t->spec().agent);
+    if (running_by_agent_[agent] >= agentConcurrency(*t)) {
+      ++it;
+      continue;
+    }
+    it = queue_.erase(it);
+    ++running_;
+    ++running_by_agent_[agent];
+    t->setState(TaskState::kRunning);
+    startTask(io_, t, env_, [this, t, agent] {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        --running_;
+        --running_by_agent_[agent];
+        pump();
+      }
+      done(t);
+    });
+  }
+}
+
+void TaskManager::done(const std::shared_ptr<Task>& task) {
+  std::function<void(const Task&)> fn;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    fn = finish_listener_;
+    idle_cv_.notify_all();
+  }
+  if (fn) fn(*task);
+}
+
+std::shared_ptr<Task> TaskManager::get(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = tasks_.find(id);
+  return it == tasks_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<Task>> TaskManager::list() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return {order_.begin(), order_.end()};
+}
+
+Status TaskManager::stop(const std::string& id) {
+  std::shared_ptr<Task> t = get(id);
+  if (t == nullptr) return Status::notFound("no task " + id);
+  if (isFinal(t->state())) {
+    return Status::failedPrecondition("task " + id + " already ended (" +
+                                      taskStateName(t->state()) + ")");
+  }
+  t->requestStop(false);
+  std::lock_guard<std::mutex> lock(mu_);
+  pump();  // a queued task ends right away
+  return Status::ok();
+}
+
+void TaskManager::closeIntake() {
+  std::lock_guard<std::mutex> lock(mu_);
+  open_ = false;
+}
+
+void TaskManager::interruptAll() {
+  std::vector<std::shared_ptr<Task>> all = list();
+  for (const auto& t : all) {
+    if (!isFinal(t->state())) t->requestStop(true);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  pump();
+}
+
+bool TaskManager::waitIdle(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return idle_cv_.wait_for(lock, timeout, [&] {
+    if (running_ > 0) return false;
+    for (const auto& t : queue_) {
+      if (!isFinal(t->state())) return false;
+    }
+    return true;
+  });
+}
+
+size_t TaskManager::running() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<size_t>(running_);
+}
+
+size_t TaskManager::queued() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
+void TaskManager::setLimits(Limits limits) {
+  std::lock_guard<std::mutex> lock(mu_);
+  limits_ = limits;
+  pump();
+}
+
+void TaskManager::setFinishListener(std::function<void(const Task&)> fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  finish_listener_ = std::move(fn);
+}
+
+}  // namespace agentd::agent

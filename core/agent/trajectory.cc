@@ -1,0 +1,373 @@
+#include "agent/trajectory.h"
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <sys/time.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+
+#include "common/json.h"
+
+namespace agentd::agent {
+
+namespace fs = std::filesystem;
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+std::string isoNow() {
+  timeval tv{};
+  gettimeofday(&tv, nullptr);
+  tm t{};
+  gmtime_r(&tv.tv_sec, &t);
+  char buf[64];
+  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &t);
+  std::snprintf(buf + n, sizeof buf - n, ".%06ld", static_cast<long>(tv.tv_usec));
+  return buf;
+}
+
+namespace {
+
+void str(Writer& w, const std::string& s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+void rawJsonOrString(Writer& w, const std::string& text) {
+  auto doc = json::parse(text.empty() ? "{}" : text);
+  if (doc.ok()) {
+    doc->Accept(w);
+  } else {
+    str(w, text);
+  }
+}
+
+void toolCall(Writer& w, const llm::ToolCall& c) {
+  w.StartObject();
+  w.Key("call_id");
+  str(w, c.id);
+  w.Key("name");
+  str(w, c.name);
+  w.Key("arguments");
+  rawJsonOrString(w, c.arguments);
+  w.Key("id");
+  w.Null();
+  w.EndObject();
+}
+
+void toolCalls(Writer& w, const std::vector<llm::ToolCall>& calls) {
+  if (calls.empty()) {
+    w.Null();
+    return;
+  }
+  w.StartArray();
+  for (const auto& c : calls) toolCall(w, c);
+  w.EndArray();
+}
+
+// trae's LLMMessage: role, content, and at most one tool_call or tool_result per message.
+void messages(Writer& w, const std::vector<llm::Message>& msgs) {
+  w.StartArray();
+  for (const auto& m : msgs) {
+    if (m.role == llm::Role::kAssistant && m.tool_calls.size() > 1) {
+      for (size_t i = 0; i < m.tool_calls.size(); ++i) {
+        w.StartObject();
+        w.Key("role");
+        w.String("assistant");
+        w.Key("content");
+        str(w, i == 0 ? m.content : std::string());
+        w.Key("tool_call");
+        toolCall(w, m.tool_calls[i]);
+        w.EndObject();
+      }
+      continue;
+    }
+    w.StartObject();
+    w.Key("role");
+    w.String(llm::roleName(m.role));
+    w.Key("content");
+    str(w, m.content);
+    if (m.role == llm::Role::kAssistant && m.tool_calls.size() == 1) {
+      w.Key("tool_call");
+      toolCall(w, m.tool_calls[0]);
+    }
+    if (m.role == llm::Role::kTool) {
+      w.Key("tool_result");
+      w.StartObject();
+      w.Key("call_id");
+      str(w, m.tool_call_id);
+      w.Key("success");
+      w.Bool(!m.is_error);
+      w.Key("result");
+      if (m.is_error) {
+        w.Null();
+      } else {
+        str(w, m.content);
+      }
+      w.Key("error");
+      if (m.is_error) {
+        str(w, m.content);
+      } else {
+        w.Null();
+      }
+      w.Key("id");
+      w.Null();
+      w.EndObject();
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+void response(Writer& w, const llm::ChatResponse& r, bool full_usage) {
+  w.StartObject();
+  w.Key("content");
+  str(w, r.content);
+  w.Key("model");
+  str(w, r.model);
+  w.Key("finish_reason");
+  str(w, r.finish_reason_raw.empty() ? llm::finishReasonName(r.finish_reason)
+                                     : r.finish_reason_raw);
+  w.Key("usage");
+  w.StartObject();
+  w.Key("input_tokens");
+  w.Int64(r.usage.input_tokens);
+  w.Key("output_tokens");
+  w.Int64(r.usage.output_tokens);
+  if (full_usage) {
+    w.Key("cache_creation_input_tokens");
+    if (r.usage.cache_creation_tokens > 0) {
+      w.Int64(r.usage.cache_creation_tokens);
+    } else {
+      w.Null();
+    }
+    w.Key("cache_read_input_tokens");
+    if (r.usage.cache_read_tokens > 0) {
+      w.Int64(r.usage.cache_read_tokens);
+    } else {
+      w.Null();
+    }
+    w.Key("reasoning_tokens");
+    w.Null();
+  }
+  w.EndObject();
+  w.Key("tool_calls");
+  toolCalls(w, r.tool_calls);
+  w.EndObject();
+}
+
+std::string eventLogPathFor(const std::string& path) {
+  fs::path p(path);
+  if (p.extension() == ".json") p.replace_extension();
+  return p.string() + ".events.jsonl";
+}
+
+}  // namespace
+
+TrajectoryRecorder::TrajectoryRecorder(std::string path, std::string task, std::string provider,
+                                       std::string model, int max_steps)
+    : path_(std::move(path)),
+      event_log_path_(eventLogPathFor(path_)),
+      task_(std::move(task)),
+      provider_(std::move(provider)),
+      model_(std::move(model)),
+      max_steps_(max_steps),
+      start_time_(isoNow()) {}
+
+TrajectoryRecorder::~TrajectoryRecorder() {
+  if (log_ != nullptr) std::fclose(log_);
+}
+
+Status TrajectoryRecorder::open() {
+  std::error_code ec;
+  fs::path parent = fs::path(path_).parent_path();
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  std::lock_guard<std::mutex> lock(mu_);
+  log_ = std::fopen(event_log_path_.c_str(), "ae");
+  if (log_ == nullptr) {
+    return Status::ioError("cannot open event log " + event_log_path_ + ": " +
+                           std::strerror(errno));
+  }
+  return Status::ok();
+}
+
+void TrajectoryRecorder::onEvent(const Event& e) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (log_ == nullptr) return;
+  std::string line = e.toJson();
+  line += '\n';
+  std::fwrite(line.data(), 1, line.size(), log_);
+  // One line per event reaches the kernel at once: a crash loses at most the line being written.
+  std::fflush(log_);
+}
+
+void TrajectoryRecorder::recordInteraction(const std::vector<llm::Message>& input,
+                                           const llm::ChatResponse& r,
+                                           const std::vector<std::string>& tools_available) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("timestamp");
+  str(w, isoNow());
+  w.Key("provider");
+  str(w, r.provider.empty() ? provider_ : r.provider);
+  w.Key("model");
+  str(w, r.model.empty() ? model_ : r.model);
+  w.Key("input_messages");
+  messages(w, input);
+  w.Key("response");
+  response(w, r, /*full_usage=*/true);
+  w.Key("tools_available");
+  if (tools_available.empty()) {
+    w.Null();
+  } else {
+    w.StartArray();
+    for (const auto& t : tools_available) str(w, t);
+    w.EndArray();
+  }
+  w.EndObject();
+  std::lock_guard<std::mutex> lock(mu_);
+  interactions_.emplace_back(buf.GetString(), buf.GetSize());
+}
+
+void TrajectoryRecorder::recordStep(int step, const std::string& state,
+                                    const std::vector<llm::Message>& input,
+                                    const llm::ChatResponse* r,
+                                    const std::vector<ToolOutcome>& results,
+                                    const std::string& error) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("step_number");
+  w.Int(step);
+  w.Key("timestamp");
+  str(w, isoNow());
+  w.Key("state");
+  str(w, state);
+  w.Key("llm_messages");
+  if (input.empty()) {
+    w.Null();
+  } else {
+    messages(w, input);
+  }
+  w.Key("llm_response");
+  if (r == nullptr) {
+    w.Null();
+  } else {
+    response(w, *r, /*full_usage=*/false);
+  }
+  w.Key("tool_calls");
+  if (r == nullptr) {
+    w.Null();
+  } else {
+    toolCalls(w, r->tool_calls);
+  }
+  w.Key("tool_results");
+  if (results.empty()) {
+    w.Null();
+  } else {
+    w.StartArray();
+    for (const auto& t : results) {
+      w.StartObject();
+      w.Key("call_id");
+      str(w, t.call_id);
+      w.Key("success");
+      w.Bool(t.success);
+      w.Key("result");
+      if (t.success) {
+        str(w, t.result);
+      } else {
+        w.Null();
+      }
+      w.Key("error");
+      if (t.success) {
+        w.Null();
+      } else {
+        str(w, t.error);
+      }
+      w.Key("id");
+      w.Null();
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  w.Key("reflection");
+  w.Null();
+  w.Key("error");
+  if (error.empty()) {
+    w.Null();
+  } else {
+    str(w, error);
+  }
+  w.EndObject();
+  std::lock_guard<std::mutex> lock(mu_);
+  steps_.emplace_back(buf.GetString(), buf.GetSize());
+}
+
+Status TrajectoryRecorder::finalize(bool success, const std::string& final_result,
+                                    double execution_time) {
+  std::string out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    rapidjson::StringBuffer buf;
+    Writer w(buf);
+    w.StartObject();
+    w.Key("task");
+    str(w, task_);
+    w.Key("start_time");
+    str(w, start_time_);
+    w.Key("end_time");
+    str(w, isoNow());
+    w.Key("provider");
+    str(w, provider_);
+    w.Key("model");
+    str(w, model_);
+    w.Key("max_steps");
+    w.Int(max_steps_);
+    w.Key("llm_interactions");
+    w.StartArray();
+    for (const auto& i : interactions_) w.RawValue(i.data(), i.size(), rapidjson::kObjectType);
+    w.EndArray();
+    w.Key("agent_steps");
+    w.StartArray();
+    for (const auto& s : steps_) w.RawValue(s.data(), s.size(), rapidjson::kObjectType);
+    w.EndArray();
+    w.Key("success");
+    w.Bool(success);
+    w.Key("final_result");
+    if (final_result.empty()) {
+      w.Null();
+    } else {
+      str(w, final_result);
+    }
+    w.Key("execution_time");
+    w.Double(execution_time);
+    w.EndObject();
+    // Re-indent as trae does (json.dump(indent=2)).
+    auto doc = json::parse(std::string(buf.GetString(), buf.GetSize()));
+    rapidjson::StringBuffer pretty;
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> pw(pretty);
+    pw.SetIndent(' ', 2);
+    doc->Accept(pw);
+    out.assign(pretty.GetString(), pretty.GetSize());
+    out += '\n';
+  }
+  std::error_code ec;
+  fs::path parent = fs::path(path_).parent_path();
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  std::string tmp = path_ + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "we");
+  if (f == nullptr) {
+    return Status::ioError("cannot write " + tmp + ": " + std::strerror(errno));
+  }
+  size_t n = std::fwrite(out.data(), 1, out.size(), f);
+  bool ok = n == out.size() && std::fflush(f) == 0;
+  std::fclose(f);
+  if (!ok) return Status::ioError("cannot write " + tmp);
+  fs::rename(tmp, path_, ec);
+  if (ec) return Status::ioError("cannot rename " + tmp + ": " + ec.message());
+  return Status::ok();
+}
+
+}  // namespace agentd::agent

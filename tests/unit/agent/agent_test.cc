@@ -1,0 +1,380 @@
+// The agent loop end to end with real plugins and real model providers: the scripted provider
+// and the fake model server over HTTP (OpenAI and Anthropic wire formats, streamed).
+#include <utility>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "agent/llm_factory.h"
+#include "agent/task_manager.h"
+#include "common/json.h"
+#include "plugin/specs.h"
+#include "support/fake_model_server.h"
+#include "support/subprocess.h"
+
+namespace agentd::agent {
+namespace {
+
+namespace fs = std::filesystem;
+using agentd::testing::freshDir;
+using agentd::testing::writeFile;
+using namespace std::chrono_literals;
+
+const std::string kFixtures = AGENTD_FIXTURE_DIR;
+const std::string kPlugins = AGENTD_PLUGIN_DIR;
+
+std::string readAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A whole runtime for one test: config file, plugins, model client, task manager.
+class Runtime {
+ public:
+  Runtime(const std::string& dir, const std::string& toml) : dir_(dir) {
+    writeFile(dir + "/agentd.toml", toml);
+    auto cfg = config::load(dir + "/agentd.toml");
+    EXPECT_TRUE(cfg.ok()) << cfg.status().message();
+    cfg_ = *cfg;
+    host_ = std::make_unique<plugin::PluginHost>(
+        plugin::PluginHost::Options{dir + "/state", 5000ms});
+    std::vector<plugin::LoadError> errors;
+    EXPECT_TRUE(host_->apply(plugin::specsFromConfig(*cfg_), &errors).isOk())
+        << (errors.empty() ? "" : errors[0].message);
+    auto llm = makeLlmClient(*cfg_);
+    EXPECT_TRUE(llm.ok()) << llm.status().message();
+    snap_ = std::make_shared<const Snapshot>(Snapshot{cfg_, host_->current(), *llm, 1});
+    runner_ = std::make_unique<plugin::ToolRunner>(*host_, plugin::ToolRunner::Options{4, 64});
+    tasks_ = std::make_unique<TaskManager>(io_, RunEnv{runner_.get(), host_.get()},
+                                           TaskManager::Limits{8, 8, 100});
+    thread_ = std::thread([this] {
+      auto work = boost::asio::make_work_guard(io_);
+      io_.run_for(120s);
+    });
+  }
+  ~Runtime() {
+    io_.stop();
+    thread_.join();
+    tasks_.reset();
+    runner_.reset();
+    snap_.reset();
+    host_.reset();
+  }
+
+  std::shared_ptr<Task> submit(TaskSpec spec) {
+    auto t = tasks_->submit(std::move(spec), snap_);
+    EXPECT_TRUE(t.ok()) << t.status().message();
+    return t.ok() ? *t : nullptr;
+  }
+  static bool waitFinal(const std::shared_ptr<Task>& t, std::chrono::milliseconds timeout = 30s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (isFinal(t->state())) return true;
+      std::this_thread::sleep_for(2ms);
+    }
+    return false;
+  }
+  TaskManager& tasks() { return *tasks_; }
+
+ private:
+  std::string dir_;
+  boost::asio::io_context io_;
+  std::thread thread_;
+  std::shared_ptr<const config::Config> cfg_;
+  std::unique_ptr<plugin::PluginHost> host_;
+  std::shared_ptr<const Snapshot> snap_;
+  std::unique_ptr<plugin::ToolRunner> runner_;
+  std::unique_ptr<TaskManager> tasks_;
+};
+
+std::string scriptedConfig(const std::string& dir, const std::string& turns,
+                           const std::string& tools, const std::string& extra = "") {
+  writeFile(dir + "/turns.jsonl", turns);
+  return "[plugins.good]\npath = \"" + kFixtures + "/good_cpp.so\"\n"
+         "[plugins.sleeper]\npath = \"" + kFixtures + "/sleeper.so\"\n"
+         "[plugins.task_done]\npath = \"" + kPlugins + "/task_done.so\"\n"
+         "[model_providers.script]\ntype = \"scripted\"\nscript = \"turns.jsonl\"\n"
+         "[models.m]\nprovider = \"script\"\n" + extra +
+         "[agents.default]\nmodel = \"m\"\nmax_steps = 5\ntools = " + tools + "\n";
+}
+
+std::vector<std::string> eventTypes(const Task& t) {
+  std::vector<std::string> out;
+  for (const auto& e : t.eventsAfter(0)) {
+    if (e.type != EventType::kModelDelta) out.push_back(eventName(e.type));
+  }
+  return out;
+}
+
+TEST(AgentLoop, MultiStepRunWithParallelToolCallsCompletes) {
+  std::string dir = freshDir("agent");
+  Runtime rt(dir, scriptedConfig(
+                      dir,
+                      R"({"content":"Adding and echoing.","tool_calls":[{"id":"c1","name":"add","arguments":{"a":2,"b":3}},{"id":"c2","name":"echo","arguments":{"text":"hi"}}],"usage":{"input_tokens":10,"output_tokens":5}})"
+                      "\n"
+                      R"({"content":"All verified.","tool_calls":[{"id":"c3","name":"task_done","arguments":{}}]})"
+                      "\n",
+                      R"(["add", "echo", "task_done"])"));
+  TaskSpec spec;
+  spec.task = "add 2 and 3";
+  spec.working_dir = dir;
+  spec.trajectory_file = dir + "/traj/run.json";
+  auto t = rt.submit(spec);
+  ASSERT_TRUE(Runtime::waitFinal(t));
+  EXPECT_EQ(t->state(), TaskState::kCompleted) << t->error();
+  EXPECT_EQ(t->finalResult(), "All verified.");
+  EXPECT_EQ(eventTypes(*t),
+            (std::vector<std::string>{"task_start", "model_request", "model_response",
+                                      "tool_call", "tool_call", "tool_result", "tool_result",
+                                      "step_end", "model_request", "model_response", "tool_call",
+                                      "tool_result", "step_end", "complete", "end"}));
+  // Results go back to the model in call order, JSON output verbatim.
+  std::string messages = t->messagesJson();
+  EXPECT_NE(messages.find(R"("content":"{\"sum\":5}","tool_call_id":"c1")"), std::string::npos)
+      << messages;
+  EXPECT_NE(messages.find(R"("content":"hi","tool_call_id":"c2")"), std::string::npos);
+
+  // The trajectory, field by field against trae-agent's shape.
+  auto traj = json::parse(readAll(spec.trajectory_file));
+  ASSERT_TRUE(traj.ok()) << traj.status().message();
+  const auto& j = *traj;
+  for (const char* k : {"task", "start_time", "end_time", "provider", "model", "max_steps",
+                        "llm_interactions", "agent_steps", "success", "final_result",
+                        "execution_time"}) {
+    EXPECT_TRUE(j.HasMember(k)) << k;
+  }
+  EXPECT_STREQ(j["task"].GetString(), "add 2 and 3");
+  EXPECT_STREQ(j["provider"].GetString(), "script");
+  EXPECT_STREQ(j["model"].GetString(), "m");
+  EXPECT_EQ(j["max_steps"].GetInt(), 5);
+  EXPECT_TRUE(j["success"].GetBool());
+  EXPECT_STREQ(j["final_result"].GetString(), "All verified.");
+  EXPECT_GT(j["execution_time"].GetDouble(), 0);
+  ASSERT_EQ(j["llm_interactions"].Size(), 2u);
+  const auto& i0 = j["llm_interactions"][0];
+  for (const char* k : {"timestamp", "provider", "model", "input_messages", "response",
+                        "tools_available"}) {
+    EXPECT_TRUE(i0.HasMember(k)) << k;
+  }
+  EXPECT_STREQ(i0["input_messages"][0]["role"].GetString(), "system");
+  EXPECT_STREQ(i0["input_messages"][1]["role"].GetString(), "user");
+  const auto& resp = i0["response"];
+  EXPECT_STREQ(resp["content"].GetString(), "Adding and echoing.");
+  EXPECT_STREQ(resp["finish_reason"].GetString(), "tool_calls");
+  EXPECT_EQ(resp["usage"]["input_tokens"].GetInt(), 10);
+  EXPECT_EQ(resp["usage"]["output_tokens"].GetInt(), 5);
+  EXPECT_TRUE(resp["usage"]["cache_creation_input_tokens"].IsNull());
+  EXPECT_TRUE(resp["usage"]["reasoning_tokens"].IsNull());
+  ASSERT_EQ(resp["tool_calls"].Size(), 2u);
+  EXPECT_STREQ(resp["tool_calls"][0]["call_id"].GetString(), "c1");
+  EXPECT_STREQ(resp["tool_calls"][0]["name"].GetString(), "add");
+  EXPECT_EQ(resp["tool_calls"][0]["arguments"]["a"].GetInt(), 2);
+  EXPECT_TRUE(resp["tool_calls"][0]["id"].IsNull());
+  EXPECT_EQ(i0["tools_available"].Size(), 3u);
+  ASSERT_EQ(j["agent_steps"].Size(), 2u);
+  const auto& s0 = j["agent_steps"][0];
+  EXPECT_EQ(s0["step_number"].GetInt(), 1);
+  EXPECT_STREQ(s0["state"].GetString(), "calling_tool");
+  EXPECT_TRUE(s0["llm_messages"].IsArray());
+  EXPECT_FALSE(s0["llm_response"]["usage"].HasMember("reasoning_tokens"));
+  ASSERT_EQ(s0["tool_results"].Size(), 2u);
+  EXPECT_STREQ(s0["tool_results"][0]["call_id"].GetString(), "c1");
+  EXPECT_TRUE(s0["tool_results"][0]["success"].GetBool());
+  EXPECT_STREQ(s0["tool_results"][0]["result"].GetString(), "{\"sum\":5}");
+  EXPECT_TRUE(s0["tool_results"][0]["error"].IsNull());
+  EXPECT_TRUE(s0["reflection"].IsNull());
+  EXPECT_TRUE(s0["error"].IsNull());
+  EXPECT_STREQ(j["agent_steps"][1]["state"].GetString(), "completed");
+
+  // The event log has every event, in order, one JSON object per line.
+  std::ifstream log(dir + "/traj/run.events.jsonl");
+  uint64_t seq = 0;
+  std::vector<std::string> logged;
+  for (std::string line; std::getline(log, line);) {
+    auto e = json::parse(line);
+    ASSERT_TRUE(e.ok()) << line;
+    EXPECT_EQ((*e)["seq"].GetUint64(), ++seq);
+    logged.push_back((*e)["type"].GetString());
+  }
+  EXPECT_EQ(logged.front(), "task_start");
+  EXPECT_EQ(logged.back(), "end");
+  EXPECT_EQ(seq, t->eventsAfter(0).size());
+}
+
+TEST(AgentLoop, MalformedArgumentsAndToolErrorsGoBackToTheModel) {
+  std::string dir = freshDir("agent");
+  Runtime rt(dir, scriptedConfig(
+                      dir,
+                      R"({"tool_calls":[{"id":"a","name":"echo","arguments":"{not json"},{"id":"b","name":"fail","arguments":{}},{"id":"c","name":"teleport","arguments":{}}]})"
+                      "\n"
+                      R"({"content":"done","tool_calls":[{"id":"d","name":"task_done"}]})"
+                      "\n",
+                      R"(["echo", "fail", "task_done"])"));
+  TaskSpec spec;
+  spec.task = "try things";
+  auto t = rt.submit(spec);
+  ASSERT_TRUE(Runtime::waitFinal(t));
+  EXPECT_EQ(t->state(), TaskState::kCompleted) << t->error();
+  std::vector<std::string> errors;
+  for (const auto& e : t->eventsAfter(0)) {
+    if (e.type != EventType::kToolResult) continue;
+    auto d = json::parse(e.data);
+    if (!(*d)["success"].GetBool()) errors.push_back((*d)["error"].GetString());
+  }
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_NE(errors[0].find("Invalid tool arguments"), std::string::npos) << errors[0];
+  EXPECT_EQ(errors[1], "asked to fail");
+  EXPECT_NE(errors[2].find("not available"), std::string::npos) << errors[2];
+  EXPECT_NE(t->messagesJson().find(R"("is_error":true)"), std::string::npos);
+}
+
+TEST(AgentLoop, MaxStepsEndsTheTaskAsFailed) {
+  std::string dir = freshDir("agent");
+  std::string turn = R"({"tool_calls":[{"id":"x","name":"noop","arguments":{}}]})";
+  Runtime rt(dir, scriptedConfig(dir, turn + "\n" + turn + "\n" + turn + "\n", R"(["noop"])"));
+  TaskSpec spec;
+  spec.task = "loop";
+  spec.max_steps = 2;
+  auto t = rt.submit(spec);
+  ASSERT_TRUE(Runtime::waitFinal(t));
+  EXPECT_EQ(t->state(), TaskState::kFailed);
+  EXPECT_NE(t->error().find("max_steps (2)"), std::string::npos) << t->error();
+  EXPECT_EQ(eventTypes(*t).back(), "end");
+}
+
+TEST(AgentLoop, StopDuringAToolCallCancelsTheTask) {
+  std::string dir = freshDir("agent");
+  Runtime rt(dir, scriptedConfig(
+                      dir,
+                      R"({"tool_calls":[{"id":"s","name":"sleep","arguments":{"ms":20000,"honor_cancel":true}}]})"
+                      "\n",
+                      R"(["sleep"])"));
+  TaskSpec spec;
+  spec.task = "sleep";
+  auto t = rt.submit(spec);
+  // Wait until the tool runs, then stop.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  bool calling = false;
+  while (!calling && std::chrono::steady_clock::now() < deadline) {
+    for (const auto& e : t->eventsAfter(0)) calling |= e.type == EventType::kToolProgress;
+    std::this_thread::sleep_for(2ms);
+  }
+  ASSERT_TRUE(calling);
+  auto stopped_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(rt.tasks().stop(t->id()).isOk());
+  ASSERT_TRUE(Runtime::waitFinal(t, 10s));
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, 5s);
+  EXPECT_EQ(t->state(), TaskState::kCancelled);
+  EXPECT_FALSE(rt.tasks().stop(t->id()).isOk()) << "already ended";
+}
+
+TEST(AgentLoop, MustPatchRefusesAnEmptyPatchThenWritesIt) {
+  std::string dir = freshDir("agent");
+  std::string repo = dir + "/repo";
+  fs::create_directories(repo);
+  writeFile(repo + "/main.txt", "one\n");
+  auto git = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"/usr/bin/git", "-C", repo});
+    return testing::run(args, 20s);
+  };
+  ASSERT_EQ(git({"init", "-q"}).code, 0);
+  ASSERT_EQ(git({"-c", "user.email=t@example.invalid", "-c", "user.name=t", "add", "."}).code, 0);
+  ASSERT_EQ(git({"-c", "user.email=t@example.invalid", "-c", "user.name=t", "commit", "-qm",
+                 "init"})
+                .code,
+            0);
+  Runtime rt(dir, scriptedConfig(dir,
+                                 R"({"tool_calls":[{"id":"1","name":"task_done"}]})"
+                                 "\n"
+                                 R"({"delay_ms":400,"content":"patched","tool_calls":[{"id":"2","name":"task_done"}]})"
+                                 "\n",
+                                 R"(["task_done"])"));
+  TaskSpec spec;
+  spec.task = "change main.txt";
+  spec.working_dir = repo;
+  spec.must_patch = true;
+  spec.patch_path = dir + "/out/fix.patch";
+  auto t = rt.submit(spec);
+  // After the refusal, change the file (as a tool would) while the model "thinks".
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  std::string refusal;
+  while (refusal.empty() && std::chrono::steady_clock::now() < deadline) {
+    for (const auto& e : t->eventsAfter(0)) {
+      if (e.type == EventType::kToolResult) refusal = e.data;
+    }
+    std::this_thread::sleep_for(2ms);
+  }
+  EXPECT_NE(refusal.find("ERROR! Your Patch is empty"), std::string::npos) << refusal;
+  writeFile(repo + "/main.txt", "two\n");
+  ASSERT_TRUE(Runtime::waitFinal(t));
+  EXPECT_EQ(t->state(), TaskState::kCompleted) << t->error();
+  std::string patch = readAll(spec.patch_path);
+  EXPECT_NE(patch.find("-one"), std::string::npos) << patch;
+  EXPECT_NE(patch.find("+two"), std::string::npos) << patch;
+}
+
+std::string serverConfig(const testing::FakeModelServer& server, const std::string& type) {
+  return "[plugins.good]\npath = \"" + kFixtures + "/good_cpp.so\"\n"
+         "[model_providers.fake]\ntype = \"" + type + "\"\nbase_url = \"" +
+         (type == "openai" ? server.openAiBase() : server.anthropicBase()) +
+         "\"\napi_key = \"test-key\"\nmax_attempts = 1\n"
+         "[models.m]\nprovider = \"fake\"\nmodel = \"fake-model\"\n"
+         "[agents.default]\nmodel = \"m\"\nmax_steps = 4\ntools = [\"noop\", \"progress\"]\n";
+}
+
+class AgentAgainstServer : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(AgentAgainstServer, ToolCallsOverSeveralTurnsStreamed) {
+  testing::FakeModelServer server;
+  ASSERT_TRUE(server.ok()) << server.stderrText();
+  std::string dir = freshDir("agent-http");
+  Runtime rt(dir, serverConfig(server, GetParam()));
+  TaskSpec spec;
+  spec.task = "look it up";
+  spec.trajectory_file = dir + "/t.json";
+  auto t = rt.submit(spec);
+  ASSERT_TRUE(Runtime::waitFinal(t));
+  EXPECT_EQ(t->state(), TaskState::kCompleted) << t->error();
+  // Turn 1: the server asks for two parallel calls; turn 2: a final answer quoting their results.
+  int calls = 0, deltas = 0;
+  for (const auto& e : t->eventsAfter(0)) {
+    calls += e.type == EventType::kToolCall;
+    deltas += e.type == EventType::kModelDelta;
+  }
+  EXPECT_EQ(calls, 2);
+  EXPECT_GT(deltas, 2) << "the answer was streamed";
+  EXPECT_EQ(t->finalResult().rfind("tool results:", 0), 0u) << t->finalResult();
+  auto traj = json::parse(readAll(spec.trajectory_file));
+  ASSERT_TRUE(traj.ok());
+  EXPECT_EQ((*traj)["llm_interactions"].Size(), 2u);
+  EXPECT_GT((*traj)["llm_interactions"][0]["response"]["usage"]["input_tokens"].GetInt(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Apis, AgentAgainstServer, ::testing::Values("openai", "anthropic"));
+
+TEST(AgentLoop, ConfigurationProblemsFailTheTaskClearly) {
+  std::string dir = freshDir("agent");
+  Runtime rt(dir, scriptedConfig(dir, "{\"content\":\"x\"}\n", R"(["noop"])"));
+  TaskSpec spec;
+  spec.task = "x";
+  spec.agent = "nobody";
+  auto t = rt.submit(spec);
+  ASSERT_TRUE(Runtime::waitFinal(t));
+  EXPECT_EQ(t->state(), TaskState::kFailed);
+  EXPECT_NE(t->error().find("no [agents.nobody]"), std::string::npos) << t->error();
+  spec.agent.clear();
+  spec.model = "ghost";
+  t = rt.submit(spec);
+  ASSERT_TRUE(Runtime::waitFinal(t));
+  EXPECT_NE(t->error().find("no model named 'ghost'"), std::string::npos) << t->error();
+}
+
+}  // namespace
+}  // namespace agentd::agent
