@@ -1,6 +1,7 @@
 // A minimal host for driving a built plugin through the C ABI in unit tests: loads the .so with
-// dlopen, creates an instance against a fake agentd_host_api that records tools, output, errors
-// and log lines, and invokes tools with a chosen call context.
+// dlopen, creates an instance against a fake agentd_host_api that records tools, skills, output,
+// errors, log lines and tools_changed() calls, and invokes tools with a chosen call context and
+// cancellation flag.
 #pragma once
 
 #include <agentd/plugin.h>
@@ -9,6 +10,7 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <string>
@@ -27,6 +29,18 @@ struct ListedTool {
   std::string input_schema;
 };
 
+struct ListedSkill {
+  std::string name;
+  std::string description;
+  std::string instructions;
+};
+
+// Stands behind agentd_list*: list_tools() fills tools, list_skills() fills skills.
+struct FakeList {
+  std::vector<ListedTool>* tools = nullptr;
+  std::vector<ListedSkill>* skills = nullptr;
+};
+
 // What one invoke() produced.
 struct CallResult {
   agentd_status status = AGENTD_OK;
@@ -40,14 +54,32 @@ struct CallResult {
 // Stands behind agentd_call*: the context the plugin may read and the output it writes.
 struct FakeCall {
   std::map<std::string, std::string, std::less<>> context;
+  const std::atomic<bool>* cancelled = nullptr;  // is_cancelled() reads it when set
   CallResult result;
+};
+
+// How invokeWith() calls a tool.
+struct CallOptions {
+  std::string task_id = "task-1";  // omitted from the context when empty
+  std::string working_dir;         // omitted from the context when empty
+  const std::atomic<bool>* cancelled = nullptr;
 };
 
 // Stands behind agentd_host*.
 struct FakeHost {
   std::mutex mu;
   std::vector<std::string> logs;
+  std::vector<agentd_log_level> log_levels;  // parallel to logs
   int tools_changed = 0;
+
+  std::vector<std::string> logSnapshot() {
+    std::lock_guard<std::mutex> lock(mu);
+    return logs;
+  }
+  int toolsChangedCount() {
+    std::lock_guard<std::mutex> lock(mu);
+    return tools_changed;
+  }
 };
 
 inline FakeHost* hostOf(agentd_host* h) { return reinterpret_cast<FakeHost*>(h); }
@@ -59,9 +91,10 @@ inline const agentd_host_api* fakeHostApi() {
     agentd_host_api a{};
     a.struct_size = sizeof(agentd_host_api);
     a.abi_version = AGENTD_ABI_VERSION;
-    a.log = [](agentd_host* h, agentd_log_level, agentd_str message) {
+    a.log = [](agentd_host* h, agentd_log_level level, agentd_str message) {
       std::lock_guard<std::mutex> lock(hostOf(h)->mu);
       hostOf(h)->logs.push_back(str(message));
+      hostOf(h)->log_levels.push_back(level);
     };
     a.metric_define = [](agentd_host*, agentd_metric_type, agentd_str, agentd_str,
                          const agentd_str*, size_t, uint32_t* out) -> agentd_status {
@@ -87,17 +120,31 @@ inline const agentd_host_api* fakeHostApi() {
       callOf(c)->result.error = str(message);
     };
     a.progress = [](agentd_call*, double, double, agentd_str) {};
-    a.is_cancelled = [](const agentd_call*) { return 0; };
+    a.is_cancelled = [](const agentd_call* c) {
+      return callOf(c)->cancelled != nullptr && callOf(c)->cancelled->load() ? 1 : 0;
+    };
     a.call_context = [](const agentd_call* c, agentd_str key) -> agentd_str {
       const auto& ctx = callOf(c)->context;
       auto it = ctx.find(std::string_view(key.ptr, key.len));
       return it == ctx.end() ? agentd_str{"", 0} : view(it->second);
     };
     a.add_tool = [](agentd_list* l, agentd_str name, agentd_str description, agentd_str schema) {
-      reinterpret_cast<std::vector<ListedTool>*>(l)->push_back(
-          {str(name), str(description), str(schema)});
+      auto* list = reinterpret_cast<FakeList*>(l);
+      if (list->tools == nullptr) {
+        ADD_FAILURE() << "add_tool called outside list_tools";
+        return;
+      }
+      list->tools->push_back({str(name), str(description), str(schema)});
     };
-    a.add_skill = [](agentd_list*, agentd_str, agentd_str, agentd_str) {};
+    a.add_skill = [](agentd_list* l, agentd_str name, agentd_str description,
+                     agentd_str instructions) {
+      auto* list = reinterpret_cast<FakeList*>(l);
+      if (list->skills == nullptr) {
+        ADD_FAILURE() << "add_skill called outside list_skills";
+        return;
+      }
+      list->skills->push_back({str(name), str(description), str(instructions)});
+    };
     return a;
   }();
   return &api;
@@ -142,15 +189,33 @@ class LoadedPlugin {
 
   std::vector<ListedTool> listTools() const {
     std::vector<ListedTool> tools;
-    agentd_status st = descriptor_->list_tools(instance_, reinterpret_cast<agentd_list*>(&tools));
+    FakeList list{&tools, nullptr};
+    agentd_status st = descriptor_->list_tools(instance_, reinterpret_cast<agentd_list*>(&list));
     EXPECT_EQ(st, AGENTD_OK);
     return tools;
   }
 
+  std::vector<ListedSkill> listSkills() const {
+    std::vector<ListedSkill> skills;
+    FakeList list{nullptr, &skills};
+    agentd_status st = descriptor_->list_skills(instance_, reinterpret_cast<agentd_list*>(&list));
+    EXPECT_EQ(st, AGENTD_OK);
+    return skills;
+  }
+
   CallResult invoke(std::string_view tool, std::string_view args_json,
                     std::string_view task_id = "task-1") const {
+    CallOptions options;
+    options.task_id = std::string(task_id);
+    return invokeWith(tool, args_json, options);
+  }
+
+  CallResult invokeWith(std::string_view tool, std::string_view args_json,
+                        const CallOptions& options) const {
     FakeCall call;
-    if (!task_id.empty()) call.context["task_id"] = std::string(task_id);
+    if (!options.task_id.empty()) call.context["task_id"] = options.task_id;
+    if (!options.working_dir.empty()) call.context["working_dir"] = options.working_dir;
+    call.cancelled = options.cancelled;
     call.result.status = descriptor_->invoke(instance_, reinterpret_cast<agentd_call*>(&call),
                                              view(tool), view(args_json));
     return call.result;
