@@ -19,3 +19,20 @@ timeout 300 "$out/reload_latency_bench" 200 > "$out/reload_latency.json"
 
 python3 "$AGENTD_ROOT/scripts/bench_report.py" "$AGENTD_ROOT/BENCHMARKS.md" "$out"
 echo "BENCHMARKS.md updated from $out"
+
+# Model client: per-request overhead against a raw libcurl easy loop on the same fake model
+# server, and 1,000 concurrent calls against a server answering after 50 ms (each mode in its
+# own process, so peak RSS is its own).
+build llm_overhead_bench llm_concurrency_bench
+timeout 600 "$out/llm_overhead_bench" --benchmark_min_time=1 --benchmark_repetitions=5 \
+  --benchmark_report_aggregates_only=true --benchmark_format=json \
+  --benchmark_enable_random_interleaving=true \
+  --benchmark_out="$out/llm_overhead.json" --benchmark_out_format=json >/dev/null 2>&1
+timeout 300 "$out/llm_concurrency_bench" --mode=raw --calls=1000 --latency-ms=50 --rounds=7 \
+  > "$out/llm_concurrency_raw.json" 2>/dev/null
+timeout 300 "$out/llm_concurrency_bench" --mode=client --calls=1000 --latency-ms=50 --rounds=7 \
+  > "$out/llm_concurrency_client.json" 2>/dev/null
+timeout 300 "$out/llm_concurrency_bench" --mode=client --stream=1 --calls=1000 --latency-ms=50 \
+  --rounds=7 > "$out/llm_concurrency_client_stream.json" 2>/dev/null
+python3 "$AGENTD_ROOT/scripts/bench_report.py" "$AGENTD_ROOT/BENCHMARKS.md" "$out"
+echo "BENCHMARKS.md model client sections updated from $out"

@@ -96,3 +96,75 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+# ---------------------------------------------------------------------------- model client
+# The llm sections. This block runs after main() above and re-reads the document; it skips
+# silently when the llm benchmarks have not produced their files yet.
+
+def llm_medians(path):
+    """run_name -> (real time in µs, cpu_us_per_request) of the median aggregates."""
+    scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
+    with open(path) as f:
+        data = json.load(f)
+    out = {}
+    for b in data["benchmarks"]:
+        if b.get("aggregate_name") == "median":
+            out[b["run_name"]] = (b["real_time"] * scale[b["time_unit"]],
+                                  b.get("cpu_us_per_request", 0.0))
+    return out
+
+
+def llm_overhead_table(out_dir):
+    m = llm_medians(os.path.join(out_dir, "llm_overhead.json"))
+    rows = [
+        ("whole response: `LlmClient::chat()`", "BM_RawCurlEasy/0/real_time",
+         "BM_LlmClient/0/real_time"),
+        ("streamed (SSE): `LlmClient::chat()` with `on_delta`", "BM_RawCurlEasy/1/real_time",
+         "BM_LlmClient/1/real_time"),
+        ("transport only: `HttpClient` (event thread), no JSON", "BM_RawCurlEasy/0/real_time",
+         "BM_HttpClient/real_time"),
+    ]
+    lines = ["| request | raw libcurl easy (µs) | agentd (µs) | overhead (µs) | ratio "
+             "| client CPU raw (µs) | client CPU agentd (µs) |",
+             "|---|---|---|---|---|---|---|"]
+    for label, raw, ours in rows:
+        (rt, rc), (ot, oc) = m[raw], m[ours]
+        lines.append(f"| {label} | {rt:.1f} | {ot:.1f} | {ot - rt:+.1f} | {ot / rt:.2f}x "
+                     f"| {rc:.1f} | {oc:.1f} |")
+    return "\n".join(lines)
+
+
+def llm_concurrency_table(out_dir):
+    rows = [("raw libcurl multi, one thread (baseline)", "llm_concurrency_raw.json"),
+            ("agentd `LlmClient::chatAsync`, whole responses", "llm_concurrency_client.json"),
+            ("agentd `LlmClient::chatAsync`, streamed", "llm_concurrency_client_stream.json")]
+    lines = ["| client | calls at once | server latency | median wall time | throughput "
+             "| first round (new connections) | peak threads | peak RSS | RSS before | errors |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for label, name in rows:
+        with open(os.path.join(out_dir, name)) as f:
+            r = json.load(f)
+        lines.append(
+            f"| {label} | {r['calls']} | {r['latency_ms']} ms | {r['median_seconds'] * 1000:.0f} ms "
+            f"| {r['throughput_rps']:.0f} req/s | {r['rounds'][0] * 1000:.0f} ms "
+            f"| {r['peak_threads']} | {r['peak_rss_kib'] / 1024:.1f} MiB "
+            f"| {r['rss_before_kib'] / 1024:.1f} MiB | {r['errors']} |")
+    return "\n".join(lines)
+
+
+def llm_report(doc, out_dir):
+    needed = ["llm_overhead.json", "llm_concurrency_raw.json", "llm_concurrency_client.json",
+              "llm_concurrency_client_stream.json"]
+    if not all(os.path.exists(os.path.join(out_dir, n)) for n in needed):
+        return
+    with open(doc) as f:
+        text = f.read()
+    text = replace(text, "llm_overhead", llm_overhead_table(out_dir))
+    text = replace(text, "llm_concurrency", llm_concurrency_table(out_dir))
+    with open(doc, "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    llm_report(sys.argv[1], sys.argv[2])

@@ -302,7 +302,9 @@ class HttpClient::Impl {
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    // Over TLS, wait for a connection that may multiplex (HTTP/2) rather than opening more;
+    // cleartext HTTP/1.1 cannot multiplex, so waiting would only serialise connection setup.
+    if (t->req.url.rfind("https://", 0) == 0) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_NOPROXY, noProxyList().c_str());
     Transfer* raw = t.get();
     uint64_t id = t->id;

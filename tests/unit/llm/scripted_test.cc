@@ -5,6 +5,7 @@
 #include <future>
 #include <thread>
 
+#include "common/sha256.h"
 #include "llm/client.h"
 #include "llm/provider.h"
 #include "support/subprocess.h"
@@ -143,6 +144,23 @@ TEST(LlmScripted, ParseErrorsNameTheLine) {
   p.type = "scripted";
   p.script_path = "/nonexistent/script.jsonl";
   EXPECT_FALSE(LlmClient::create({p}, {}).ok());
+}
+
+}  // namespace
+}  // namespace agentd::llm
+
+namespace agentd::llm {
+namespace {
+
+TEST(LlmScripted, ShippedExampleScriptParses) {
+  auto text = readFile(std::string(AGENTD_SOURCE_DIR) + "/config/examples/scripted-turns.jsonl");
+  ASSERT_TRUE(text.ok()) << text.status().toString();
+  auto turns = parseScript(*text);
+  ASSERT_TRUE(turns.ok()) << turns.status().toString();
+  ASSERT_EQ(turns->size(), 3u);
+  EXPECT_EQ((*turns)[0].response.tool_calls[0].name, "sequentialthinking");
+  EXPECT_EQ((*turns)[1].response.finish_reason, FinishReason::kToolCalls);
+  EXPECT_FALSE((*turns)[2].response.content.empty());
 }
 
 }  // namespace

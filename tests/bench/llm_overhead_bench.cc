@@ -1,0 +1,169 @@
+// Per-request cost of the model client against a raw libcurl easy loop, on the same fake model
+// server (tests/support/fake_model_server.py) in the same run. Every variant sends the same
+// bytes (the OpenAI codec's encoding of one request with a system prompt, a user message and
+// two tools; the server answers with two tool calls). Besides wall time per request, each
+// benchmark reports the whole process's CPU time per request (getrusage), which includes the
+// client's event thread and excludes the server.
+#include <benchmark/benchmark.h>
+#include <curl/curl.h>
+#include <sys/resource.h>
+
+#include <future>
+#include <memory>
+
+#include "llm/client.h"
+#include "llm/http_client.h"
+#include "llm/wire.h"
+#include "support/fake_model_server.h"
+
+namespace {
+
+using namespace agentd::llm;
+
+agentd::testing::FakeModelServer* g_server = nullptr;
+
+ChatRequest request() {
+  ChatRequest r;
+  r.messages.push_back(Message::system("You are a helpful agent. Use the tools when needed."));
+  r.messages.push_back(Message::user("What is the weather and the local time in Paris?"));
+  r.tools.push_back(ToolDefinition{
+      "get_weather", "Current weather for a city",
+      R"({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]})"});
+  r.tools.push_back(ToolDefinition{"get_time", "Local time in a city",
+                                   R"({"type":"object","properties":{"city":{"type":"string"}}})"});
+  return r;
+}
+
+ModelOptions model() {
+  ModelOptions m;
+  m.name = "bench";
+  m.provider = "fake";
+  m.model = "bench-model";
+  m.max_tokens = 256;
+  return m;
+}
+
+std::string body(bool stream) { return openAiCodec()->encode(request(), model(), stream).value(); }
+
+double cpuSeconds() {
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+void reportCpu(benchmark::State& state, double start) {
+  if (state.iterations() > 0) {
+    state.counters["cpu_us_per_request"] =
+        (cpuSeconds() - start) * 1e6 / static_cast<double>(state.iterations());
+  }
+}
+
+size_t append(char* p, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(p, size * n);
+  return size * n;
+}
+
+// Baseline: one easy handle reused (keep-alive), blocking curl_easy_perform per request.
+void BM_RawCurlEasy(benchmark::State& state) {
+  bool stream = state.range(0) != 0;
+  std::string payload = body(stream);
+  std::string out;
+  CURL* e = curl_easy_init();
+  curl_slist* h = nullptr;
+  h = curl_slist_append(h, "Content-Type: application/json");
+  h = curl_slist_append(h, "Authorization: Bearer bench-key");
+  h = curl_slist_append(h, stream ? "Accept: text/event-stream" : "Accept: application/json");
+  h = curl_slist_append(h, "Expect:");
+  std::string url = g_server->openAiBase() + "/chat/completions";
+  curl_easy_setopt(e, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, payload.data());
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(payload.size()));
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &append);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &out);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
+  double cpu = cpuSeconds();
+  for (auto _ : state) {
+    out.clear();
+    CURLcode rc = curl_easy_perform(e);
+    long code = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+    if (rc != CURLE_OK || code != 200) {
+      state.SkipWithError("raw request failed");
+      break;
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  reportCpu(state, cpu);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(e);
+}
+BENCHMARK(BM_RawCurlEasy)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+// The transport alone: HttpClient (multi handle on its event thread), body collected, no JSON.
+void BM_HttpClient(benchmark::State& state) {
+  auto client = HttpClient::create().value();
+  HttpRequest req;
+  req.url = g_server->openAiBase() + "/chat/completions";
+  req.body = body(false);
+  req.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer bench-key"}};
+  double cpu = cpuSeconds();
+  for (auto _ : state) {
+    std::promise<HttpResult> p;
+    HttpCallbacks cb;
+    cb.on_done = [&p](HttpResult r) { p.set_value(std::move(r)); };
+    client->start(req, std::move(cb));
+    HttpResult r = p.get_future().get();
+    if (r.status != 200) {
+      state.SkipWithError("request failed");
+      break;
+    }
+    benchmark::DoNotOptimize(r.body.data());
+  }
+  reportCpu(state, cpu);
+}
+BENCHMARK(BM_HttpClient)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+// The whole client: LlmClient::chat() (encode, breaker, transport, SSE or JSON decode, metrics).
+void BM_LlmClient(benchmark::State& state) {
+  bool stream = state.range(0) != 0;
+  ProviderOptions p;
+  p.name = "fake";
+  p.type = "openai";
+  p.base_url = g_server->openAiBase();
+  p.api_key = "bench-key";
+  auto client = LlmClient::create({p}, {model()}).value();
+  ChatRequest req = request();
+  CallOptions o;
+  size_t deltas = 0;
+  if (stream) o.on_delta = [&deltas](const StreamDelta&) { ++deltas; };
+  double cpu = cpuSeconds();
+  for (auto _ : state) {
+    auto r = client->chat("bench", req, o);
+    if (!r.ok() || r->tool_calls.size() != 2) {
+      state.SkipWithError("call failed");
+      break;
+    }
+  }
+  reportCpu(state, cpu);
+  benchmark::DoNotOptimize(deltas);
+}
+BENCHMARK(BM_LlmClient)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  agentd::testing::FakeModelServer server;
+  if (!server.ok()) {
+    fprintf(stderr, "fake model server did not start\n");
+    return 1;
+  }
+  g_server = &server;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
