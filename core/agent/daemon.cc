@@ -1,4 +1,4 @@
-#include "main/daemon.h"
+#include "agent/daemon.h"
 
 #include <set>
 
@@ -68,6 +68,18 @@ Daemon::Daemon(std::shared_ptr<const config::Config> cfg, config::Overrides over
       host_({std::move(state_dir), std::chrono::milliseconds(cfg->plugins.drain_timeout_ms)}) {
   snapshot_.store(std::make_shared<const Snapshot>(
       Snapshot{cfg, std::make_shared<const plugin::PluginSet>(), nullptr, 0}));
+  runner_ = std::make_unique<plugin::ToolRunner>(
+      host_, plugin::ToolRunner::Options{static_cast<size_t>(cfg->plugins.workers), 4096});
+  tasks_ = std::make_unique<agent::TaskManager>(
+      io, agent::RunEnv{runner_.get(), &host_},
+      agent::TaskManager::Limits{cfg->server.max_concurrent_tasks, cfg->server.max_queued_tasks,
+                                 1000});
+  tasks_->addStartListener([this](const agent::Task& t) {
+    taskStarted(agent::effectiveAgent(*t.snapshot()->config, t.spec().agent));
+  });
+  tasks_->addFinishListener([this](const agent::Task& t) {
+    taskEnded(agent::effectiveAgent(*t.snapshot()->config, t.spec().agent));
+  });
   reloader_ = std::make_unique<config::Reloader>(
       cfg, std::move(overrides),
       [this](const std::shared_ptr<const config::Config>& next,
@@ -93,10 +105,22 @@ void Daemon::start() {
   reloader_->start();
 }
 
+void Daemon::beginDrain() {
+  if (draining_.exchange(true)) return;
+  tasks_->closeIntake();
+  std::lock_guard<std::mutex> lock(agents_mu_);
+  for (auto& [name, a] : agents_) {
+    a.recovery->stop();
+    (void)a.lifecycle->transition(AgentState::kDraining, "shutdown");
+  }
+}
+
 void Daemon::shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  beginDrain();
   reloader_->stop();
+  tasks_->interruptAll();
   std::lock_guard<std::mutex> lock(agents_mu_);
   for (auto& [name, a] : agents_) {
     a.recovery->stop();
@@ -110,6 +134,101 @@ std::map<std::string, AgentState> Daemon::agentStates() const {
   std::map<std::string, AgentState> out;
   for (const auto& [name, a] : agents_) out[name] = a.lifecycle->state();
   return out;
+}
+
+Result<std::shared_ptr<agent::Task>> Daemon::submit(agent::TaskSpec spec) {
+  if (draining_) return Status::unavailable("agentd is shutting down");
+  auto snap = snapshot();
+  std::string name = agent::effectiveAgent(*snap->config, spec.agent);
+  if (name.empty()) return Status::invalidArgument("several agents are configured: choose one");
+  {
+    std::lock_guard<std::mutex> lock(agents_mu_);
+    auto it = agents_.find(name);
+    if (it == agents_.end()) return Status::notFound("no agent named '" + name + "'");
+    AgentState s = it->second.lifecycle->state();
+    if (s == AgentState::kPaused) {
+      return Status::failedPrecondition("agent " + name + " is paused");
+    }
+    if (s != AgentState::kReady && s != AgentState::kRunning && s != AgentState::kReloading) {
+      return Status::failedPrecondition("agent " + name + " is " + stateName(s) +
+                                        (it->second.lifecycle->lastError().empty()
+                                             ? ""
+                                             : ": " + it->second.lifecycle->lastError()));
+    }
+  }
+  return tasks_->submit(std::move(spec), std::move(snap));
+}
+
+Status Daemon::pauseAgent(const std::string& name) {
+  std::lock_guard<std::mutex> lock(agents_mu_);
+  auto it = agents_.find(name);
+  if (it == agents_.end()) return Status::notFound("no agent named '" + name + "'");
+  return it->second.lifecycle->transition(AgentState::kPaused, "paused by request");
+}
+
+Status Daemon::resumeAgent(const std::string& name) {
+  std::lock_guard<std::mutex> lock(agents_mu_);
+  auto it = agents_.find(name);
+  if (it == agents_.end()) return Status::notFound("no agent named '" + name + "'");
+  AgentState to = it->second.running > 0 ? AgentState::kRunning : AgentState::kReady;
+  return it->second.lifecycle->transition(to, "resumed by request");
+}
+
+void Daemon::taskStarted(const std::string& agent) {
+  std::lock_guard<std::mutex> lock(agents_mu_);
+  auto it = agents_.find(agent);
+  if (it == agents_.end()) return;
+  if (++it->second.running == 1 && it->second.lifecycle->state() == AgentState::kReady) {
+    (void)it->second.lifecycle->transition(AgentState::kRunning, "task started");
+  }
+}
+
+void Daemon::taskEnded(const std::string& agent) {
+  std::lock_guard<std::mutex> lock(agents_mu_);
+  auto it = agents_.find(agent);
+  if (it == agents_.end()) return;
+  if (it->second.running > 0 && --it->second.running == 0 &&
+      it->second.lifecycle->state() == AgentState::kRunning) {
+    (void)it->second.lifecycle->transition(AgentState::kReady, "no task running");
+  }
+}
+
+bool Daemon::ready(std::vector<ReadinessCheck>* checks) const {
+  bool all = true;
+  auto add = [&](std::string name, bool ok, std::string detail) {
+    all &= ok;
+    if (checks != nullptr) checks->push_back({std::move(name), ok, std::move(detail)});
+  };
+  auto snap = snapshot();
+  add("config", snap->generation > 0, snap->generation > 0 ? snap->config->path : "loading");
+  add("draining", !draining_, draining_ ? "shutting down" : "");
+  {
+    std::lock_guard<std::mutex> lock(agents_mu_);
+    size_t failed = 0;
+    for (const auto& [name, a] : agents_) {
+      AgentState s = a.lifecycle->state();
+      bool ok = s == AgentState::kReady || s == AgentState::kRunning ||
+                s == AgentState::kReloading || s == AgentState::kPaused ||
+                s == AgentState::kFailed;
+      if (s == AgentState::kFailed) ++failed;
+      std::string detail = stateName(s);
+      if (s == AgentState::kFailed) detail += ": " + a.lifecycle->lastError();
+      if (checks != nullptr) checks->push_back({"agent:" + name, s != AgentState::kFailed, detail});
+      all &= ok;
+    }
+    if (!agents_.empty() && failed == agents_.size()) add("agents", false, "every agent failed");
+  }
+  for (const auto& [name, entry] : snap->config->plugins.entries) {
+    if (!entry.required) continue;
+    auto gen = snap->plugins->plugin(name);
+    if (gen == nullptr) {
+      add("plugin:" + name, false, "not loaded");
+    } else {
+      bool healthy = gen->healthy();
+      add("plugin:" + name, healthy, healthy ? "" : "unhealthy: " + gen->lastError());
+    }
+  }
+  return all;
 }
 
 Status Daemon::initAgent(const std::string& name) {

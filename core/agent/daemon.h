@@ -1,8 +1,9 @@
-// Daemon: what `agentd serve` runs. It owns the plugin host, the agents' lifecycles and the
-// reloader, and publishes an immutable Snapshot (configuration, plugin set, model client) that
-// work started on keeps until it ends. Reloads apply as one transaction: plugins prepared, tool references
-// checked, touched agents through Reloading, the new snapshot swapped in, old generations
-// drained. Thread-safe.
+// Daemon: what `agentd serve` runs. It owns the plugin host, the tool runner, the task manager,
+// the agents' lifecycles and the reloader, and publishes an immutable Snapshot (configuration,
+// plugin set, model client) that a task keeps until it ends. Reloads apply as one transaction:
+// plugins prepared, references checked, touched agents through Reloading, the new snapshot
+// swapped in, old generations drained. Agents go Ready <-> Running as their tasks start and end.
+// Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -13,11 +14,13 @@
 #include <vector>
 
 #include "agent/snapshot.h"
+#include "agent/task_manager.h"
 #include "config/config.h"
 #include "config/reloader.h"
 #include "lifecycle/lifecycle.h"
 #include "lifecycle/recovery.h"
 #include "plugin/host.h"
+#include "plugin/runner.h"
 
 namespace boost::asio {
 class io_context;
@@ -25,6 +28,12 @@ class io_context;
 
 namespace agentd {
 
+// One readiness check, for /readyz?verbose.
+struct ReadinessCheck {
+  std::string name;
+  bool ok = false;
+  std::string detail;
+};
 
 class Daemon {
  public:
@@ -32,36 +41,58 @@ class Daemon {
          boost::asio::io_context& io, std::string state_dir);
   ~Daemon();
 
-  // Loads the plugins (failures are logged; required ones leave the daemon degraded) and
+  // Loads the plugins (failures are logged; required ones leave the daemon not ready),
   // initializes the agents, then starts watching the configuration.
   void start();
-  // Drains and stops every agent and stops the reloader. Idempotent.
+  // Stops taking tasks and turns not-ready; agents go Draining. Running tasks continue.
+  void beginDrain();
+  // Interrupts what still runs, stops every agent and the reloader. Idempotent.
   void shutdown();
 
   std::shared_ptr<const Snapshot> snapshot() const { return snapshot_.load(); }
   plugin::PluginHost& plugins() { return host_; }
+  agent::TaskManager& tasks() { return *tasks_; }
   config::Reloader& reloader() { return *reloader_; }
+
+  // Starts a task on the current snapshot. FailedPrecondition (409) when its agent is paused or
+  // not ready, Unavailable when the queue is full or agentd is draining, NotFound for an unknown
+  // agent.
+  Result<std::shared_ptr<agent::Task>> submit(agent::TaskSpec spec);
+
   // Name -> current state of every agent.
   std::map<std::string, AgentState> agentStates() const;
+  Status pauseAgent(const std::string& name);
+  Status resumeAgent(const std::string& name);
+
+  bool draining() const { return draining_.load(); }
+  // Ready: configuration loaded, not draining, agents Ready or Running (not all Failed, none
+  // Initializing), required plugins loaded and healthy.
+  bool ready(std::vector<ReadinessCheck>* checks = nullptr) const;
 
  private:
   struct Agent {
     config::AgentConfig config;
     std::unique_ptr<AgentLifecycle> lifecycle;
     std::unique_ptr<RecoverySupervisor> recovery;
+    int running = 0;  // tasks running
   };
   Status apply(const std::shared_ptr<const config::Config>& next,
                const std::vector<std::string>& changed);
   Status initAgent(const std::string& name);
   void addAgent(const config::AgentConfig& ac);
   void removeAgent(const std::string& name);
+  void taskStarted(const std::string& agent);
+  void taskEnded(const std::string& agent);
 
   boost::asio::io_context& io_;
   plugin::PluginHost host_;
+  std::unique_ptr<plugin::ToolRunner> runner_;
+  std::unique_ptr<agent::TaskManager> tasks_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   mutable std::mutex agents_mu_;
   std::map<std::string, Agent> agents_;  // guarded by agents_mu_
   std::unique_ptr<config::Reloader> reloader_;
+  std::atomic<bool> draining_{false};
   bool shut_down_ = false;
 };
 

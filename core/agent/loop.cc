@@ -334,7 +334,9 @@ class Run {
       co_return;
     }
     messages_.push_back(llm::Message::system(p_.system_prompt));
-    messages_.push_back(llm::Message::user(userMessage(spec, p_)));
+    messages_.insert(messages_.end(), spec.history.begin(), spec.history.end());
+    messages_.push_back(llm::Message::user(spec.history.empty() ? userMessage(spec, p_)
+                                                                : spec.task));
     publishMessages();
 
     for (int step = 1; step <= p_.max_steps; ++step) {

@@ -33,6 +33,7 @@ struct TaskSpec {
   bool must_patch = false;      // refuse completion while `git diff` is empty
   std::string patch_path;       // where the final patch goes (must_patch)
   std::string trajectory_file;  // where the trae-shaped trajectory goes; empty: none
+  std::vector<llm::Message> history;  // earlier turns (chat), placed before the task
 };
 
 class Task {

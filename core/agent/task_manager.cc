@@ -83,6 +83,7 @@ void TaskManager::pump() {
     ++running_;
     ++running_by_agent_[agent];
     t->setState(TaskState::kRunning);
+    for (const auto& fn : start_listeners_) fn(*t);
     startTask(io_, t, env_, [this, t, agent] {
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -96,13 +97,13 @@ void TaskManager::pump() {
 }
 
 void TaskManager::done(const std::shared_ptr<Task>& task) {
-  std::function<void(const Task&)> fn;
+  std::vector<std::function<void(const Task&)>> fns;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    fn = finish_listener_;
+    fns = finish_listeners_;
     idle_cv_.notify_all();
   }
-  if (fn) fn(*task);
+  for (const auto& fn : fns) fn(*task);
 }
 
 std::shared_ptr<Task> TaskManager::get(const std::string& id) const {
@@ -170,9 +171,18 @@ void TaskManager::setLimits(Limits limits) {
   pump();
 }
 
-void TaskManager::setFinishListener(std::function<void(const Task&)> fn) {
+void TaskManager::addFinishListener(std::function<void(const Task&)> fn) {
   std::lock_guard<std::mutex> lock(mu_);
-  finish_listener_ = std::move(fn);
+  finish_listeners_.push_back(std::move(fn));
+}
+
+}  // namespace agentd::agent
+
+namespace agentd::agent {
+
+void TaskManager::addStartListener(std::function<void(const Task&)> fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  start_listeners_.push_back(std::move(fn));
 }
 
 }  // namespace agentd::agent

@@ -52,8 +52,11 @@ class TaskManager {
   size_t running() const;
   size_t queued() const;
   void setLimits(Limits limits);
-  // Called on the io thread whenever a task reaches a final state.
-  void setFinishListener(std::function<void(const Task&)> fn);
+  // Adds a function called on the io thread whenever a task reaches a final state.
+  void addFinishListener(std::function<void(const Task&)> fn);
+  // Adds a function called (with the manager's lock held: keep it short) when a queued task
+  // starts running.
+  void addStartListener(std::function<void(const Task&)> fn);
 
  private:
   void pump();  // starts queued tasks while slots are free; REQUIRES: mu_ held
@@ -71,7 +74,8 @@ class TaskManager {
   std::map<std::string, int> running_by_agent_;
   int running_ = 0;
   uint64_t counter_ = 0;
-  std::function<void(const Task&)> finish_listener_;
+  std::vector<std::function<void(const Task&)>> finish_listeners_;
+  std::vector<std::function<void(const Task&)>> start_listeners_;
 };
 
 }  // namespace agentd::agent

@@ -14,10 +14,12 @@ inline constexpr int kExitUsage = 2;
 
 struct ServeOptions {
   std::string config;
+  std::string listen;          // API listener; overrides [server].listen when set
   std::string metrics_listen;  // overrides the config when set
   std::string log_level;       // overrides LOG_LEVEL and the config when set
 };
-// Runs until SIGTERM/SIGINT; SIGHUP reloads the configuration.
+// Serves the API and metrics until SIGTERM/SIGINT (graceful drain; a second signal exits at
+// once); SIGHUP reloads the configuration.
 int runServe(const ServeOptions& options);
 
 struct PluginsListOptions {

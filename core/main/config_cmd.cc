@@ -6,7 +6,7 @@
 
 #include "config/config.h"
 #include "main/commands.h"
-#include "main/daemon.h"
+#include "agent/daemon.h"
 #include "observability/log.h"
 #include "plugin/host.h"
 #include "plugin/specs.h"

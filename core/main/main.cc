@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "main/commands.h"
+#include "main/mcp_cmd.h"
 #include "observability/build_info.h"
 
 int main(int argc, char** argv) {
@@ -17,6 +18,8 @@ int main(int argc, char** argv) {
   ServeOptions serve;
   CLI::App* serve_cmd = app.add_subcommand("serve", "Run the daemon");
   serve_cmd->add_option("--config,-c", serve.config, "Configuration file")->required();
+  serve_cmd->add_option("--listen", serve.listen,
+                        "HOST:PORT for the API (port 0 = ephemeral); overrides [server].listen");
   serve_cmd->add_option("--metrics-listen", serve.metrics_listen,
                         "HOST:PORT for /metrics (port 0 = ephemeral); overrides [metrics].listen");
   serve_cmd->add_option("--log-level", serve.log_level, "debug, info, warn or error");
@@ -70,6 +73,9 @@ int main(int argc, char** argv) {
   list_cmd->add_option("--plugin", plist.plugins, "A plugin .so to load (repeatable)");
   list_cmd->add_flag("--json", plist.json, "Print JSON instead of a table");
 
+  int mcp_rc = kExitUsage;
+  CLI::App* mcp_cmd = addMcpCommands(app, &mcp_rc);  // runs during parse, see mcp_cmd.h
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -82,6 +88,7 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   if (serve_cmd->parsed()) return runServe(serve);
+  if (mcp_cmd->parsed()) return mcp_rc;
   if (run_cmd->parsed()) return runRun(run);
   if (inter_cmd->parsed()) return runInteractive(inter);
   if (tools_cmd->parsed()) return runTools(tools);

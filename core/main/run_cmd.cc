@@ -215,7 +215,7 @@ agent::TaskState runOne(Session& s, agent::TaskSpec spec, Progress& progress) {
   agent::TaskManager tasks(io, {&tools, s.host.get()}, {1, 1, 16});
   std::shared_ptr<agent::Task> task;
   agent::TaskState final_state = agent::TaskState::kFailed;
-  tasks.setFinishListener([&](const agent::Task& t) {
+  tasks.addFinishListener([&](const agent::Task& t) {
     final_state = t.state();
     work.reset();
     io.stop();

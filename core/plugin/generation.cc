@@ -416,6 +416,13 @@ bool Generation::healthy() {
   return guard.entered() && desc_->health(instance_) == AGENTD_OK;
 }
 
+std::string Generation::lastError() {
+  GateGuard guard(gate_);
+  if (!guard.entered()) return "retired";
+  const char* e = desc_->last_error(instance_);
+  return e != nullptr ? e : "";
+}
+
 void Generation::endTask(std::string_view task_id) {
   if (desc_->end_task == nullptr) return;
   GateGuard guard(gate_);

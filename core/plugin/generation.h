@@ -121,6 +121,8 @@ class Generation {
   Status reconfigure(const std::string& config_json);
   bool supportsReconfigure() const { return desc_->reconfigure != nullptr; }
   bool healthy();
+  // The plugin's last_error() text for this instance.
+  std::string lastError();
   void endTask(std::string_view task_id);
 
   // Closes the gate, waits up to drain_timeout for in-flight calls, then destroys the instance

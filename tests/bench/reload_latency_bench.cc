@@ -14,7 +14,7 @@
 #include <mutex>
 #include <thread>
 
-#include "main/daemon.h"
+#include "agent/daemon.h"
 #include "observability/log.h"
 
 namespace fs = std::filesystem;

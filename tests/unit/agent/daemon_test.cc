@@ -1,7 +1,7 @@
 // The daemon's reload transaction end to end, in-process: a config edit on disk swaps a plugin
 // library while threads call it (zero failed calls), touched agents pass through Reloading while
 // untouched ones are left alone, agents are added and removed, a bad edit changes nothing.
-#include "main/daemon.h"
+#include "agent/daemon.h"
 
 #include <utility>
 #include <boost/asio/io_context.hpp>
