@@ -408,10 +408,11 @@ class LlmClient::Impl {
   // Stops a call from outside its flow (caller's cancel, call timeout, shutdown).
   void abort(const std::shared_ptr<Call>& c, const Status& why) {
     if (c->finished) return;
-    if (c->attempt_in_flight && c->leg < c->legs.size()) {
+    // A leg is open while an attempt is in flight or a retry is waiting.
+    if ((c->attempt_in_flight || c->retry_timer) && c->leg < c->legs.size()) {
       const ModelEntry& m = *c->legs[c->leg];
       ProviderEntry& p = providerOf(m);
-      p.breaker->onAbandon();
+      if (c->attempt_in_flight) p.breaker->onAbandon();
       metrics::observeOperation(
           p.provider->name(), m.metric_model,
           why.code() == Status::Code::kDeadlineExceeded ? "timeout" : "cancelled",

@@ -332,6 +332,9 @@ TEST_F(ResilienceTest, CancelInFlightAndDuringBackoff) {
   for (const char* faults : {"hang", "503:ra=10"}) {
     std::string key = std::string("cancel_") + (faults[0] == 'h' ? "hang" : "wait");
     auto c = single("openai", key, faults);
+    const std::string series =
+        "agentd_gen_ai_client_operation_duration_seconds_count{model=\"m-id\",provider=\"p_" + key +
+        "\",status=\"cancelled\"}";
     std::promise<Status> done;
     auto h = c->chatAsync("m", userRequest("x"), {},
                           [&](Result<ChatResponse> r) { done.set_value(r.status()); });
@@ -347,6 +350,7 @@ TEST_F(ResilienceTest, CancelInFlightAndDuringBackoff) {
     EXPECT_LT(Clock::now() - start, 1s);
     EXPECT_EQ(server_.attempts(key).count, 1) << faults;
     EXPECT_EQ(c->http().activeTransfers(), 0u);
+    EXPECT_EQ(metric(series), 1) << faults;
   }
 }
 
