@@ -6,6 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # promtool (package prometheus) checks the metrics exposition in the tests; python3 runs the
 # fake model server (tests/support/fake_model_server.py) of the llm tests.
 install_packages "${AGENTD_BUILD_PKGS[@]}" prometheus python3
+bash "$AGENTD_ROOT/tests/mcp/install.sh"  # MCP test servers and conformance suite (npm ci)
 start=$(date +%s)
 build
 echo "build took $(( $(date +%s) - start )) s"
