@@ -72,6 +72,11 @@ inline bool exists(const std::string& path) {
   return std::filesystem::exists(std::filesystem::symlink_status(path, ec));
 }
 
+inline std::string readLinkTarget(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::read_symlink(path, ec).string();
+}
+
 // Waits until pred() is true or timeout passes; returns pred()'s last value.
 inline bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
   auto until = std::chrono::steady_clock::now() + timeout;
