@@ -17,9 +17,6 @@ timeout 600 "$out/plugin_call_bench" --benchmark_min_time=1 --benchmark_repetiti
 build reload_latency_bench
 timeout 300 "$out/reload_latency_bench" 200 > "$out/reload_latency.json"
 
-python3 "$AGENTD_ROOT/scripts/bench_report.py" "$AGENTD_ROOT/BENCHMARKS.md" "$out"
-echo "BENCHMARKS.md updated from $out"
-
 # Model client: per-request overhead against a raw libcurl easy loop on the same fake model
 # server, and 1,000 concurrent calls against a server answering after 50 ms (each mode in its
 # own process, so peak RSS is its own).
@@ -34,5 +31,12 @@ timeout 300 "$out/llm_concurrency_bench" --mode=client --calls=1000 --latency-ms
   > "$out/llm_concurrency_client.json" 2>/dev/null
 timeout 300 "$out/llm_concurrency_bench" --mode=client --stream=1 --calls=1000 --latency-ms=50 \
   --rounds=7 > "$out/llm_concurrency_client_stream.json" 2>/dev/null
+
+# Serving: /livez requests/s under wrk beside a minimal Beast server (the floor), and agentd's
+# memory with 10,000 SSE streams open.
+install_packages wrk
+build agentd beast_baseline sse_load agentd_fixture_plugins
+timeout 900 python3 "$AGENTD_ROOT/scripts/bench_server.py" "$BUILD_DIR" "$out/server.json"
+
 python3 "$AGENTD_ROOT/scripts/bench_report.py" "$AGENTD_ROOT/BENCHMARKS.md" "$out"
-echo "BENCHMARKS.md model client sections updated from $out"
+echo "BENCHMARKS.md updated from $out"

@@ -75,6 +75,32 @@ def reload_table(out_dir):
     ])
 
 
+def server_table(out_dir):
+    path = os.path.join(out_dir, "server.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        r = json.load(f)
+    sse = r["sse"]
+    total_mib = sse["rss_with_streams_kib"] / 1024
+    met = "met" if total_mib <= 200 and sse["answered"] == sse["streams"] else "**missed**"
+    ratio = r["agentd_livez_rps"] / r["beast_livez_rps"]
+    return "\n".join([
+        "| measure | agentd | minimal Beast server | ratio |",
+        "|---|---|---|---|",
+        f"| `/livez` requests/s (wrk -t2 -c64, 10 s) | {r['agentd_livez_rps']:,.0f} | "
+        f"{r['beast_livez_rps']:,.0f} | {ratio:.2f} |",
+        f"| `/livez` p99 latency | {r['agentd_livez_p99_ms']:.2f} ms | "
+        f"{r['beast_livez_p99_ms']:.2f} ms | |",
+        "",
+        "| SSE streams open | answered | RSS before | RSS with streams | per stream | agentd threads "
+        "| goal (<= 200 MiB) |",
+        "|---|---|---|---|---|---|---|",
+        f"| {sse['streams']:,} | {sse['answered']:,} | {sse['rss_before_kib'] / 1024:.1f} MiB | "
+        f"{total_mib:.1f} MiB | {sse['per_stream_bytes'] / 1024:.1f} KiB | {sse['threads']} | {met} |",
+    ])
+
+
 def replace(text, name, body):
     pattern = re.compile(rf"(<!-- generated:{name} -->\n).*?(<!-- end:{name} -->)", re.S)
     if not pattern.search(text):
@@ -90,6 +116,9 @@ def main():
     text = replace(text, "machine", f"Measured {stamp} on {machine()}.")
     text = replace(text, "plugin_call", plugin_table(out_dir))
     text = replace(text, "reload_latency", reload_table(out_dir))
+    server = server_table(out_dir)
+    if server is not None:
+        text = replace(text, "server", server)
     with open(doc, "w") as f:
         f.write(text)
 

@@ -1,3 +1,4 @@
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -95,7 +96,17 @@ class Shutdown {
 
 }  // namespace
 
+// Thousands of SSE streams need thousands of descriptors: use what the hard limit allows.
+void raiseFileLimit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
 int runServe(const ServeOptions& options) {
+  raiseFileLimit();
   config::Overrides overrides;
   overrides.metrics_listen = options.metrics_listen;
   overrides.server_listen = options.listen;

@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 #include <cmath>
 #include <list>
+#include <tuple>
 #include <random>
 #include <thread>
 
@@ -313,14 +314,39 @@ struct Api::Impl {
     }
   }
 
+  // Series handles by (route, method, code): looking a series up in prometheus-cpp builds and
+  // hashes a label map, which would cost more than answering /livez.
+  struct Series {
+    prometheus::Counter* requests;
+    prometheus::Histogram* duration;
+  };
+  std::mutex series_mu;
+  std::map<std::tuple<std::string, std::string, int>, Series> series;
+
   void observe(const HttpRequest& req, const std::string& route, int status, double seconds) {
-    ApiMetrics& m = apiMetrics();
-    std::string r = route.empty() ? "unmatched" : route;
-    std::string method = req.method.empty() ? "unknown" : req.method;
-    if (method != "GET" && method != "POST" && method != "OPTIONS") method = "other";
-    m.requests.Add({{"route", r}, {"method", method}, {"code", std::to_string(status)}}).Increment();
-    m.duration.Add({{"route", r}}, metrics::durationBuckets()).Observe(seconds);
+    const std::string& r = route.empty() ? kUnmatched : route;
+    const std::string& method =
+        req.method == "GET" || req.method == "POST" || req.method == "OPTIONS" ? req.method
+                                                                                : kOther;
+    Series* s;
+    {
+      std::lock_guard<std::mutex> lock(series_mu);
+      auto key = std::make_tuple(r, method, status);
+      auto it = series.find(key);
+      if (it == series.end()) {
+        ApiMetrics& m = apiMetrics();
+        Series fresh{
+            &m.requests.Add({{"route", r}, {"method", method}, {"code", std::to_string(status)}}),
+            &m.duration.Add({{"route", r}}, metrics::durationBuckets())};
+        it = series.emplace(key, fresh).first;
+      }
+      s = &it->second;
+    }
+    s->requests->Increment();
+    s->duration->Observe(seconds);
   }
+  inline static const std::string kUnmatched = "unmatched";
+  inline static const std::string kOther = "other";
 
   void refreshTaskGauges() {
     std::map<std::string, double> counts = {{"queued", 0},  {"running", 0},   {"completed", 0},

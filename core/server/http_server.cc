@@ -97,10 +97,6 @@ std::string sseFrame(const std::string& event, const std::string& data, uint64_t
   return out;
 }
 
-const char* reason(int status) {
-  return http::obsolete_reason(static_cast<http::status>(status)).data();
-}
-
 }  // namespace
 
 struct CompiledRoute {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -64,11 +65,11 @@ using Respond = std::function<void(HttpResponse)>;
 // A route answers synchronously, later (respond may be called from any thread, exactly once),
 // or by taking over the connection as an SSE stream.
 struct Route {
-  std::function<HttpResponse(HttpRequest&)> sync;
-  std::function<void(HttpRequest&, Respond)> async;
-  std::function<void(HttpRequest&, std::shared_ptr<SseStream>)> sse;
+  std::function<HttpResponse(HttpRequest&)> sync = nullptr;
+  std::function<void(HttpRequest&, Respond)> async = nullptr;
+  std::function<void(HttpRequest&, std::shared_ptr<SseStream>)> sse = nullptr;
   // For SSE routes: checked first; a response here is sent instead of opening the stream.
-  std::function<std::optional<HttpResponse>(HttpRequest&)> sse_precheck;
+  std::function<std::optional<HttpResponse>(HttpRequest&)> sse_precheck = nullptr;
 };
 
 class HttpServer {
