@@ -275,6 +275,54 @@ TEST(AgentLoop, StopDuringAToolCallCancelsTheTask) {
   EXPECT_FALSE(rt.tasks().stop(t->id()).isOk()) << "already ended";
 }
 
+// Pids of processes whose command line contains needle.
+std::vector<int> processesWith(const std::string& needle) {
+  std::vector<int> out;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "cmdline");
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (char& c : cmd) {
+      if (c == '\0') c = ' ';
+    }
+    if (cmd.find(needle) != std::string::npos) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+TEST(AgentLoop, StopDuringABashSleepLeavesNoProcessBehind) {
+  std::string dir = freshDir("agent");
+  std::string toml = scriptedConfig(
+      dir,
+      R"({"tool_calls":[{"id":"b","name":"bash","arguments":{"command":"sleep 31.4159 & sleep 27.1828; echo never"}}]})"
+      "\n",
+      R"(["bash"])");
+  toml = "[plugins.bash]\npath = \"" + kPlugins + "/bash.so\"\n" + toml;
+  Runtime rt(dir, toml);
+  TaskSpec spec;
+  spec.task = "sleep in bash";
+  spec.working_dir = dir;
+  auto t = rt.submit(spec);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (processesWith("sleep 27.1828").empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_FALSE(processesWith("sleep 27.1828").empty()) << "the command never started";
+  ASSERT_FALSE(processesWith("sleep 31.4159").empty());
+  ASSERT_TRUE(rt.tasks().stop(t->id()).isOk());
+  ASSERT_TRUE(Runtime::waitFinal(t, 10s));
+  EXPECT_EQ(t->state(), TaskState::kCancelled);
+  // The foreground sleep and the one it put in the background are both gone.
+  deadline = std::chrono::steady_clock::now() + 5s;
+  while ((!processesWith("sleep 27.1828").empty() || !processesWith("sleep 31.4159").empty()) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(processesWith("sleep 27.1828").empty());
+  EXPECT_TRUE(processesWith("sleep 31.4159").empty());
+}
+
 TEST(AgentLoop, MustPatchRefusesAnEmptyPatchThenWritesIt) {
   std::string dir = freshDir("agent");
   std::string repo = dir + "/repo";
