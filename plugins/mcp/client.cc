@@ -160,7 +160,6 @@ Status Client::connect(std::chrono::milliseconds timeout, std::function<bool()> 
   const rapidjson::Value& result = (*resp)["result"];
   std::string version = json::getString(result, "protocolVersion");
   const auto& supported = supportedProtocolVersions();
-  bool server_pushes = false;
   if (std::find(supported.begin(), supported.end(), version) == supported.end()) {
     return Status::protocol("server chose protocol version \"" + version +
                             "\", which this client does not speak (it speaks 2025-11-25, "
@@ -177,21 +176,13 @@ Status Client::connect(std::chrono::milliseconds timeout, std::function<bool()> 
       if (const rapidjson::Value* tools = json::member(*caps, "tools")) {
         lists_change_ = json::getBool(*tools, "listChanged");
       }
-      // Messages not tied to a request (list changes, logs, updates) come on the GET stream.
-      auto flag = [&](const char* cap, const char* sub) {
-        const rapidjson::Value* c = json::member(*caps, cap);
-        return c != nullptr && json::getBool(*c, sub);
-      };
-      server_pushes = lists_change_ || flag("prompts", "listChanged") ||
-                      flag("resources", "listChanged") || flag("resources", "subscribe") ||
-                      json::member(*caps, "logging") != nullptr;
     }
   }
   transport_->setProtocolVersion(version);
   st = notify("notifications/initialized", "");
   if (!st.isOk()) return st.withContext("initialized");
   connected_.store(true);
-  if (server_pushes) transport_->initialized();
+  transport_->initialized();
   return Status::ok();
 }
 

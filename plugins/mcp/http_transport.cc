@@ -152,12 +152,11 @@ void HttpTransport::setProtocolVersion(const std::string& version) {
 }
 
 void HttpTransport::initialized() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stop_) return;
-    open_get_ = true;
-    curl_multi_wakeup(impl_->multi);
-  }
+  std::unique_lock<std::mutex> lock(mu_);
+  if (stop_) return;
+  open_get_ = true;
+  curl_multi_wakeup(impl_->multi);
+  get_cv_.wait_for(lock, options_.get_stream_wait, [&] { return get_answered_ || stop_; });
 }
 
 void HttpTransport::loop() {
@@ -197,6 +196,15 @@ void HttpTransport::loop() {
   auto onHeader = +[](char* data, size_t size, size_t n, void* ud) -> size_t {
     auto* s = static_cast<Stream*>(ud);
     std::string line(data, size * n);
+    if (s->standalone && (line == "\r\n" || line == "\n")) {
+      long status = 0;
+      curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+      if (status >= 200) {  // not a 1xx interim response
+        std::lock_guard<std::mutex> lock(s->self->mu_);
+        s->self->get_answered_ = true;
+        s->self->get_cv_.notify_all();
+      }
+    }
     constexpr const char* kSession = "mcp-session-id:";
     if (line.size() > 15 && strncasecmp(line.c_str(), kSession, 15) == 0) {
       std::string id = trimmed(line.substr(15));
@@ -380,6 +388,11 @@ void HttpTransport::loop() {
       return;
     }
     // GET streams.
+    if (s->standalone) {
+      std::lock_guard<std::mutex> lock(mu_);
+      get_answered_ = true;
+      get_cv_.notify_all();
+    }
     if (s->drop && !s->standalone) return;
     bool wanted = s->standalone || awaited;
     if (!wanted) return;
@@ -504,6 +517,7 @@ void HttpTransport::close() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
+    get_cv_.notify_all();
     if (impl_ != nullptr && impl_->multi != nullptr) curl_multi_wakeup(impl_->multi);
   }
   if (thread_.joinable()) thread_.join();

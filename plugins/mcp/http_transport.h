@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <string>
@@ -24,6 +25,8 @@ struct HttpOptions {
   std::chrono::milliseconds default_retry{1000};
   // Consecutive failed reconnections of one stream before giving up on it.
   int max_stream_retries = 5;
+  // initialized() waits at most this long for the GET stream to be answered.
+  std::chrono::milliseconds get_stream_wait{2000};
 };
 
 class HttpTransport : public Transport {
@@ -57,6 +60,8 @@ class HttpTransport : public Transport {
   std::vector<Outgoing> queue_;
   std::vector<std::string> abandoned_;
   bool open_get_ = false;
+  bool get_answered_ = false;  // the GET stream got its response headers (or failed)
+  std::condition_variable get_cv_;
   bool stop_ = false;
   std::string session_id_;
   std::string protocol_version_;

@@ -350,12 +350,31 @@ void ManagedServer::run() {
       // Serve until the connection is lost or we are stopped; refresh lists on request.
       for (;;) {
         bool relist = false;
+        bool idle = false;
         {
           std::unique_lock<std::mutex> lock(mu_);
-          cv_.wait(lock, [&] { return stop_ || lost_ || list_changed_; });
+          auto woken = [&] { return stop_ || lost_ || list_changed_; };
+          if (spec_.url.empty()) {
+            cv_.wait(lock, woken);
+          } else {
+            idle = !cv_.wait_for(lock, options_.ping_interval, woken);
+          }
           if (stop_ || lost_) break;
           relist = list_changed_;
           list_changed_ = false;
+        }
+        if (idle) {  // HTTP has no process to watch: check the server still answers
+          CallOptions ping = stoppable;
+          ping.timeout = std::min(timeout, std::chrono::milliseconds(10000));
+          Status alive = client->ping(ping);
+          if (alive.code() == Status::Code::kUnavailable ||
+              alive.code() == Status::Code::kDeadlineExceeded) {
+            std::lock_guard<std::mutex> lock(mu_);
+            lost_ = true;
+            last_error_ = "ping failed: " + alive.message();
+            break;
+          }
+          continue;
         }
         if (relist) {
           auto fresh = client->listTools(stoppable);

@@ -65,6 +65,8 @@ class ManagedServer {
   struct Options {
     std::chrono::milliseconds backoff_initial{500};
     std::chrono::milliseconds backoff_max{30000};
+    // An idle HTTP server is pinged this often; a failed ping counts as a lost connection.
+    std::chrono::milliseconds ping_interval{30000};
   };
 
   ManagedServer(ServerSpec spec, Hooks hooks, Options options);

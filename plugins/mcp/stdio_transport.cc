@@ -147,6 +147,14 @@ Status StdioTransport::send(std::string message, const std::string& /*request_id
   if (in_fd_ < 0) return Status::unavailable("server stdin is closed");
   int err = 0;
   if (!writeAll(in_fd_, message.data(), message.size(), &err)) {
+    if (err == EPIPE) {  // the server is gone: say how it ended
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+      while (!tryReap() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      std::lock_guard<std::mutex> reap_lock(reap_mu_);
+      if (reaped_) return Status::unavailable("server process " + exitText());
+    }
     return Status::unavailable("write to server stdin: " + errnoText(err));
   }
   return Status::ok();
@@ -199,7 +207,16 @@ void StdioTransport::ioLoop() {
     }
     int n = poll(fds, 3, timeout);
     if (n < 0 && errno != EINTR) break;
-    if (fds[0].revents != 0) break;  // close() woke us
+    if (fds[0].revents != 0) {  // close() woke us: keep what stderr still holds
+      for (int i = 0; err_open && i < 64; ++i) {
+        pollfd e{err_fd_, POLLIN, 0};
+        if (poll(&e, 1, 0) <= 0 || (e.revents & (POLLIN | POLLHUP)) == 0) break;
+        ssize_t r = ::read(err_fd_, buf, sizeof buf);
+        if (r <= 0) break;
+        err_buf.append(buf, static_cast<size_t>(r));
+      }
+      break;
+    }
     if (out_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
       ssize_t r = ::read(out_fd_, buf, sizeof buf);
       if (r > 0) {

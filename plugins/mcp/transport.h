@@ -38,8 +38,9 @@ class Transport {
   virtual void abandon(const std::string& /*request_id*/) {}
   // The negotiated protocol version, sent as MCP-Protocol-Version on HTTP. Thread-safe.
   virtual void setProtocolVersion(const std::string& /*version*/) {}
-  // Called after initialization when the server may send messages unrelated to a request
-  // (list changes, logs): the HTTP transport opens its GET stream for them.
+  // Called after initialization: the HTTP transport opens its GET stream for messages not tied
+  // to a request and waits (briefly) until the server answered it, so that requests sent next
+  // find it open.
   virtual void initialized() {}
   // Closes the connection gracefully and joins every thread; afterwards no callback runs.
   // stdio: close stdin, wait, SIGTERM, wait, SIGKILL, reap. HTTP: DELETE the session.
