@@ -1,0 +1,101 @@
+// `agentd run`, `agentd interactive` and `agentd tools` as child processes.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "support/subprocess.h"
+
+namespace agentd::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kAgentd = std::string(AGENTD_BIN_DIR) + "/agentd";
+const std::string kFixtures = AGENTD_FIXTURE_DIR;
+const std::string kPlugins = AGENTD_PLUGIN_DIR;
+
+std::string config(const std::string& dir, const std::string& turns, int max_steps = 5) {
+  writeFile(dir + "/turns.jsonl", turns);
+  return "[plugins.good]\npath = \"" + kFixtures + "/good_cpp.so\"\n"
+         "[plugins.task_done]\npath = \"" + kPlugins + "/task_done.so\"\n"
+         "[model_providers.script]\ntype = \"scripted\"\nscript = \"turns.jsonl\"\n"
+         "[models.m]\nprovider = \"script\"\n"
+         "[agents.default]\nmodel = \"m\"\nmax_steps = " + std::to_string(max_steps) +
+         "\ntools = [\"echo\", \"task_done\"]\n";
+}
+
+const char* kTwoSteps =
+    R"({"content":"Echoing.","tool_calls":[{"id":"1","name":"echo","arguments":{"text":"hello"}}],"usage":{"input_tokens":12,"output_tokens":3}})"
+    "\n"
+    R"({"content":"Verified.","tool_calls":[{"id":"2","name":"task_done"}]})"
+    "\n";
+
+TEST(RunCommand, CompletesWithProgressAndATrajectory) {
+  std::string dir = freshDir("run");
+  writeFile(dir + "/agentd.toml", config(dir, kTwoSteps));
+  RunResult r = run({kAgentd, "run", "say hello", "--config", dir + "/agentd.toml",
+                     "--working-dir", dir, "--trajectory-file", dir + "/t.json"},
+                    60s);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("step 1  model"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("12 in / 3 out tokens  -> echo"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("ok   echo"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("completed in 2 steps"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("\033["), std::string::npos) << "no colour when not a terminal";
+  EXPECT_NE(r.output.find("trajectory: " + dir + "/t.json"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(dir + "/t.json"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/t.events.jsonl"));
+}
+
+TEST(RunCommand, TaskFailureExitsOneAndUsageErrorsExitTwo) {
+  std::string dir = freshDir("run");
+  std::string loop = R"({"tool_calls":[{"id":"x","name":"echo","arguments":{"text":"again"}}]})";
+  writeFile(dir + "/agentd.toml", config(dir, loop + "\n" + loop + "\n", /*max_steps=*/2));
+  RunResult r = run({kAgentd, "run", "loop", "--config", dir + "/agentd.toml",
+                     "--trajectory-file", dir + "/t.json"},
+                    60s);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("max_steps (2)"), std::string::npos) << r.output;
+
+  EXPECT_EQ(run({kAgentd, "run", "--config", dir + "/agentd.toml"}, 20s).code, 2) << "no task";
+  EXPECT_EQ(run({kAgentd, "run", "x", "--config", dir + "/agentd.toml", "--working-dir", "rel"},
+                20s)
+                .code,
+            2);
+  writeFile(dir + "/bad.toml", "[agents.a]\nmax_steps = \"many\"\n");
+  RunResult bad = run({kAgentd, "run", "x", "--config", dir + "/bad.toml"}, 20s);
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.output.find("bad.toml:2:13: agents.a.max_steps"), std::string::npos) << bad.output;
+  EXPECT_EQ(run({kAgentd, "run", "x", "--config", dir + "/agentd.toml", "--model", "nope"}, 20s)
+                .code,
+            2);
+}
+
+TEST(InteractiveCommand, PromptLoopCommandsAndATask) {
+  std::string dir = freshDir("interactive");
+  writeFile(dir + "/agentd.toml", config(dir, kTwoSteps));
+  RunResult r = run({kAgentd, "interactive", "--config", dir + "/agentd.toml", "--working-dir", dir},
+                    60s, "help\nstatus\nsay hello\nstatus\nexit\n");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("status  configuration, agent, model, last task"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("agent: default"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("last task: none"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("completed in 2 steps"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("last task: completed"), std::string::npos) << r.output;
+}
+
+TEST(ToolsCommand, ListsEveryToolWithItsSchema) {
+  std::string dir = freshDir("tools");
+  writeFile(dir + "/agentd.toml", config(dir, kTwoSteps));
+  RunResult r = run({kAgentd, "tools", "--config", dir + "/agentd.toml"}, 30s);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("echo (plugin good)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("task_done (plugin task_done)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(R"("required":["text"])"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace agentd::testing
