@@ -38,5 +38,17 @@ install_packages wrk
 build agentd beast_baseline sse_load agentd_fixture_plugins
 timeout 900 python3 "$AGENTD_ROOT/scripts/bench_server.py" "$BUILD_DIR" "$out/server.json"
 
+# MCP: tools/call over stdio against server-everything's echo, agentd's client and the official
+# TypeScript SDK client taking turns, 3 rounds of 5,000 sequential calls each.
+bash "$AGENTD_ROOT/tests/mcp/install.sh"
+build mcp_call_bench
+: > "$out/mcp_call_agentd.jsonl"
+: > "$out/mcp_call_typescript.jsonl"
+for _ in 1 2 3; do
+  timeout 300 "$out/mcp_call_bench" --calls 5000 --warmup 500 >> "$out/mcp_call_agentd.jsonl"
+  (cd "$AGENTD_ROOT/tests/mcp" && timeout 300 node_modules/.bin/node bench_client.mjs 5000 500) \
+    >> "$out/mcp_call_typescript.jsonl"
+done
+
 python3 "$AGENTD_ROOT/scripts/bench_report.py" "$AGENTD_ROOT/BENCHMARKS.md" "$out"
 echo "BENCHMARKS.md updated from $out"

@@ -197,3 +197,48 @@ def llm_report(doc, out_dir):
 
 if __name__ == "__main__":
     llm_report(sys.argv[1], sys.argv[2])
+
+
+# ---------------------------------------------------------------------------- MCP client
+# The mcp section: tools/call over stdio, agentd's client beside the TypeScript SDK's. Each
+# .jsonl holds one JSON object per round; the round with the median calls/s is reported.
+# Skips silently when the MCP benchmark has not run.
+
+def mcp_median_round(path):
+    with open(path) as f:
+        rounds = [json.loads(line) for line in f if line.strip()]
+    rounds.sort(key=lambda r: r["calls_per_s"])
+    return rounds[len(rounds) // 2], len(rounds)
+
+
+def mcp_call_table(out_dir):
+    ours, n = mcp_median_round(os.path.join(out_dir, "mcp_call_agentd.jsonl"))
+    ts, _ = mcp_median_round(os.path.join(out_dir, "mcp_call_typescript.jsonl"))
+    met = ("met" if ours["calls_per_s"] >= ts["calls_per_s"] and ours["p50_us"] <= ts["p50_us"]
+           else "**missed**")
+    sdk = f"TypeScript SDK {ts.get('sdk_version', '')} `Client.callTool`".replace("  ", " ")
+    return "\n".join([
+        "| client | calls per round | rounds | p50 | p99 | calls/s | goal (>= SDK calls/s, <= SDK p50) |",
+        "|---|---|---|---|---|---|---|",
+        f"| agentd `mcp::Client::callTool` | {ours['calls']} | {n} | {ours['p50_us']:.0f} µs "
+        f"| {ours['p99_us']:.0f} µs | {ours['calls_per_s']:.0f} | {met} |",
+        f"| {sdk} | {ts['calls']} | {n} | {ts['p50_us']:.0f} µs | {ts['p99_us']:.0f} µs "
+        f"| {ts['calls_per_s']:.0f} | (baseline) |",
+        f"| ratio agentd / SDK | | | {ours['p50_us'] / ts['p50_us']:.2f}x "
+        f"| {ours['p99_us'] / ts['p99_us']:.2f}x | {ours['calls_per_s'] / ts['calls_per_s']:.2f}x | |",
+    ])
+
+
+def mcp_report(doc, out_dir):
+    needed = ["mcp_call_agentd.jsonl", "mcp_call_typescript.jsonl"]
+    if not all(os.path.exists(os.path.join(out_dir, n)) for n in needed):
+        return
+    with open(doc) as f:
+        text = f.read()
+    text = replace(text, "mcp_call", mcp_call_table(out_dir))
+    with open(doc, "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    mcp_report(sys.argv[1], sys.argv[2])

@@ -3,7 +3,7 @@
 // Usage: node bench_client.mjs [CALLS] [WARMUP]; prints one JSON object.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,7 +11,8 @@ const calls = Number(process.argv[2] ?? 5000);
 const warmup = Number(process.argv[3] ?? 500);
 const here = dirname(fileURLToPath(import.meta.url));
 const everything = join(here, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
-const sdkVersion = createRequire(import.meta.url)('@modelcontextprotocol/sdk/package.json').version;
+const sdkVersion = JSON.parse(
+  readFileSync(join(here, 'node_modules/@modelcontextprotocol/sdk/package.json'), 'utf8')).version;
 
 const client = new Client({ name: 'bench', version: '1.0.0' }, { capabilities: {} });
 await client.connect(new StdioClientTransport({
