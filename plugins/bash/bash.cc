@@ -12,6 +12,7 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -219,12 +220,14 @@ std::string formatSeconds(double s) {
   return buf;
 }
 
-// One task's bash session. Calls of the task hold `mu` for their whole run.
+// One task's bash session. A call of the task holds its turn (TaskTurn) for its whole run.
 struct Task {
-  std::timed_mutex mu;
-  std::unique_ptr<BashSession> session;  // replaced under mu and session_mu
+  std::mutex turn_mu;
+  std::condition_variable turn_cv;
+  bool busy = false;                     // guarded by turn_mu: a call holds the turn
+  std::unique_ptr<BashSession> session;  // used by the turn holder; replaced under session_mu
   std::mutex session_mu;                 // lets endTask reach `session` while a call runs
-  std::string broken;                    // guarded by mu; why the session must be restarted
+  std::string broken;                    // turn holder only; why the session must be restarted
   bool ended = false;                    // guarded by session_mu
 
   void replaceSession(std::unique_ptr<BashSession> next) {
@@ -237,6 +240,33 @@ struct Task {
     }
     // old is destroyed here: its processes are killed and bash is reaped.
   }
+};
+
+// Waits (cancellably) until no other call of the task runs, then holds the task until destroyed.
+class TaskTurn {
+ public:
+  TaskTurn(Task& task, const agentd::sdk::Call& call) : task_(task) {
+    std::unique_lock<std::mutex> lock(task_.turn_mu);
+    while (task_.busy) {
+      task_.turn_cv.wait_for(lock, std::chrono::milliseconds(50));
+      if (task_.busy && call.cancelled()) {
+        throw Error(AGENTD_ECANCELED, "cancelled while waiting for the task's previous command");
+      }
+    }
+    task_.busy = true;
+  }
+  ~TaskTurn() {
+    {
+      std::lock_guard<std::mutex> lock(task_.turn_mu);
+      task_.busy = false;
+    }
+    task_.turn_cv.notify_one();
+  }
+  TaskTurn(const TaskTurn&) = delete;
+  TaskTurn& operator=(const TaskTurn&) = delete;
+
+ private:
+  Task& task_;
 };
 
 class Bash : public agentd::sdk::Plugin {
@@ -278,10 +308,7 @@ class Bash : public agentd::sdk::Plugin {
 
     std::shared_ptr<const Config> config = currentConfig();
     std::shared_ptr<Task> task = taskFor(call.context("task_id"));
-    std::unique_lock<std::timed_mutex> lock(task->mu, std::defer_lock);
-    while (!lock.try_lock_for(std::chrono::milliseconds(50))) {
-      if (call.cancelled()) throw Error(AGENTD_ECANCELED, "cancelled while waiting for bash");
-    }
+    TaskTurn turn(*task, call);
     {
       std::lock_guard<std::mutex> guard(task->session_mu);
       if (task->ended) throw Error(AGENTD_ECANCELED, "the task ended; its bash session is closed");

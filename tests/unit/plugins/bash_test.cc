@@ -365,12 +365,12 @@ TEST_F(bash, TasksRunInParallelAndCallsOfOneTaskSerialize) {
   sessionPid("a");
   sessionPid("b");
   auto start = Clock::now();
-  std::thread ta([&] { EXPECT_EQ(ok("sleep 1; echo a", "a"), "a"); });
-  std::thread tb([&] { EXPECT_EQ(ok("sleep 1; echo b", "b"), "b"); });
+  std::thread ta([&] { EXPECT_EQ(ok("sleep 2; echo a", "a"), "a"); });
+  std::thread tb([&] { EXPECT_EQ(ok("sleep 2; echo b", "b"), "b"); });
   ta.join();
   tb.join();
-  auto parallel = Clock::now() - start;
-  EXPECT_LT(parallel, milliseconds(1800)) << "different tasks did not run in parallel";
+  auto parallel = Clock::now() - start;  // one after the other would take 4 s
+  EXPECT_LT(parallel, milliseconds(3500)) << "different tasks did not run in parallel";
 
   // Same task: the second call waits for the first and sees its state.
   start = Clock::now();
@@ -380,6 +380,29 @@ TEST_F(bash, TasksRunInParallelAndCallsOfOneTaskSerialize) {
   first.join();
   EXPECT_EQ(second, "first");
   EXPECT_GE(Clock::now() - start, milliseconds(600));
+}
+
+TEST_F(bash, ACallWaitingForItsTaskCanBeCancelled) {
+  create();
+  sessionPid();
+  CallResult first;
+  std::thread t([&] { first = run("sleep 1.5; echo first"); });
+  std::this_thread::sleep_for(milliseconds(200));
+  std::atomic<bool> cancel{false};
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(milliseconds(200));
+    cancel = true;
+  });
+  auto start = Clock::now();
+  CallResult waiting = run("echo never", "task-1", &cancel);
+  EXPECT_LT(Clock::now() - start, milliseconds(1000));
+  canceller.join();
+  t.join();
+  EXPECT_EQ(waiting.status, AGENTD_ECANCELED);
+  EXPECT_NE(waiting.error.find("waiting"), std::string::npos) << waiting.error;
+  EXPECT_EQ(first.status, AGENTD_OK) << first.error;  // the running command was not disturbed
+  EXPECT_EQ(first.text, "first");
+  EXPECT_EQ(ok("echo next"), "next");
 }
 
 TEST_F(bash, SessionsOfTasksAreSeparate) {
