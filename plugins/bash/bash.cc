@@ -41,14 +41,17 @@ constexpr const char* kClippedMarker =
     "to find the line numbers of what you are looking for.</NOTE>";
 
 constexpr const char* kDescription =
-    R"(Run commands in a bash shell
-* When invoking this tool, the contents of the "command" parameter does NOT need to be XML-escaped.
-* State is persistent across command calls and discussions with the user.
-* To inspect a particular line range of a file, e.g. lines 10-25, try 'sed -n 10,25p /path/to/the/file'.
-* Please avoid commands that may produce a very large amount of output.
-* Please run long lived commands in the background, e.g. 'sleep 10 &' or start a server in the background.
-* Commands read no input (stdin is /dev/null); a command that runs past the timeout is killed and the session must be restarted with `restart`.
-)";
+    "Run commands in a bash shell\n"
+    "* When invoking this tool, the contents of the \"command\" parameter does NOT need to be "
+    "XML-escaped.\n"
+    "* State is persistent across command calls and discussions with the user.\n"
+    "* To inspect a particular line range of a file, e.g. lines 10-25, try 'sed -n 10,25p "
+    "/path/to/the/file'.\n"
+    "* Please avoid commands that may produce a very large amount of output.\n"
+    "* Please run long lived commands in the background, e.g. 'sleep 10 &' or start a server in "
+    "the background.\n"
+    "* Commands read no input (stdin is /dev/null); a command that runs past the timeout is "
+    "killed and the session must be restarted with `restart`.\n";
 
 constexpr const char* kInputSchema =
     R"({"type":"object","properties":{)"

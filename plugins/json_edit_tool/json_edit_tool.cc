@@ -30,40 +30,42 @@ constexpr const char* kToolName = "json_edit_tool";
 constexpr size_t kDefaultMaxFileBytes = 64 << 20;
 constexpr size_t kMaxDepth = 512;  // deeper documents are refused (recursion bounds)
 
-constexpr const char* kDescription = R"(Tool for editing JSON files with JSONPath expressions
-* Supports targeted modifications to JSON structures using JSONPath syntax
-* Operations: view, set, add, remove
-* JSONPath examples: '$.users[0].name', '$.config.database.host', '$.items[*].price'
-* Safe JSON parsing and validation with detailed error messages
-* Preserves JSON formatting where possible
-
-Operation details:
-- `view`: Display JSON content or specific paths
-- `set`: Update existing values at specified paths
-- `add`: Add new key-value pairs (for objects) or insert into arrays at an index (an index at or past the end appends)
-- `remove`: Delete elements at specified paths
-
-JSONPath syntax supported:
-- `$` - root element
-- `.key` - object property access
-- `['key']` - object property access for keys with special characters
-- `[index]` - array index access (negative counts from the end)
-- `[*]` - all elements in array/object
-- `..key` - recursive descent (find key at any level)
-- `[start:end]` - array slicing
-
-The file must lie inside the task's working directory.
-)";
+constexpr const char* kDescription =
+    "Tool for editing JSON files with JSONPath expressions\n"
+    "* Supports targeted modifications to JSON structures using JSONPath syntax\n"
+    "* Operations: view, set, add, remove\n"
+    "* JSONPath examples: '$.users[0].name', '$.config.database.host', '$.items[*].price'\n"
+    "* Safe JSON parsing and validation with detailed error messages\n"
+    "* Preserves JSON formatting where possible\n\n"
+    "Operation details:\n"
+    "- `view`: Display JSON content or specific paths\n"
+    "- `set`: Update existing values at specified paths\n"
+    "- `add`: Add new key-value pairs (for objects) or insert into arrays at an index (an index "
+    "at or past the end appends)\n"
+    "- `remove`: Delete elements at specified paths\n\n"
+    "JSONPath syntax supported:\n"
+    "- `$` - root element\n"
+    "- `.key` - object property access\n"
+    "- `['key']` - object property access for keys with special characters\n"
+    "- `[index]` - array index access (negative counts from the end)\n"
+    "- `[*]` - all elements in array/object\n"
+    "- `..key` - recursive descent (find key at any level)\n"
+    "- `[start:end]` - array slicing\n\n"
+    "The file must lie inside the task's working directory.\n";
 
 constexpr const char* kInputSchema =
     R"({"type":"object","properties":{)"
     R"("operation":{"type":"string","enum":["view","set","add","remove"],)"
     R"("description":"The operation to perform on the JSON file."},)"
     R"("file_path":{"type":"string","description":"Absolute path to the JSON file to edit."},)"
-    R"("json_path":{"type":"string","description":"JSONPath expression to specify the target location (e.g., '$.users[0].name', '$.config.database'). Required for set, add, and remove operations. Optional for view to show specific paths."},)"
+    "\"json_path\":{\"type\":\"string\",\"description\":\"JSONPath expression to specify the "
+    "target location (e.g., '$.users[0].name', '$.config.database'). Required for set, add, and "
+    "remove operations. Optional for view to show specific paths.\"},"
     R"("value":{"type":["object","array","string","number","boolean"],)"
-    R"("description":"The value to set or add. Must be JSON-serializable. Required for set and add operations."},)"
-    R"("pretty_print":{"type":"boolean","description":"Whether to format the JSON output with proper indentation. Defaults to true."}},)"
+    "\"description\":\"The value to set or add. Must be JSON-serializable. Required for set and "
+    "add operations.\"},"
+    "\"pretty_print\":{\"type\":\"boolean\",\"description\":\"Whether to format the JSON output "
+    "with proper indentation. Defaults to true.\"}},"
     R"("required":["operation","file_path"]})";
 
 constexpr const char* kConfigSchema = R"({"type":"object","properties":{)"

@@ -39,30 +39,46 @@ constexpr size_t kHistoryEntriesPerTask = 1000;
 constexpr const char* kCommands = "view, create, str_replace, insert, undo_edit";
 
 constexpr const char* kDescription =
-    R"(Custom editing tool for viewing, creating and editing files
-* State is persistent across command calls and discussions with the user
-* If `path` is a file, `view` displays the result of applying `cat -n`. If `path` is a directory, `view` lists non-hidden files and directories up to 2 levels deep
-* The `create` command cannot be used if the specified `path` already exists as a file !!! If you know that the `path` already exists, please remove it first and then perform the `create` operation!
-* If a `command` generates a long output, it will be truncated and marked with `<response clipped>`
-* The `undo_edit` command will revert the last edit made to the file at `path`
-* Paths must lie inside the task's working directory
-
-Notes for using the `str_replace` command:
-* The `old_str` parameter should match EXACTLY one or more consecutive lines from the original file. Be mindful of whitespaces!
-* If the `old_str` parameter is not unique in the file, the replacement will not be performed. Make sure to include enough context in `old_str` to make it unique
-* The `new_str` parameter should contain the edited lines that should replace the `old_str`
-)";
+    "Custom editing tool for viewing, creating and editing files\n"
+    "* State is persistent across command calls and discussions with the user\n"
+    "* If `path` is a file, `view` displays the result of applying `cat -n`. If `path` is a "
+    "directory, `view` lists non-hidden files and directories up to 2 levels deep\n"
+    "* The `create` command cannot be used if the specified `path` already exists as a file !!! "
+    "If you know that the `path` already exists, please remove it first and then perform the "
+    "`create` operation!\n"
+    "* If a `command` generates a long output, it will be truncated and marked with `<response "
+    "clipped>`\n"
+    "* The `undo_edit` command will revert the last edit made to the file at `path`\n"
+    "* Paths must lie inside the task's working directory\n\n"
+    "Notes for using the `str_replace` command:\n"
+    "* The `old_str` parameter should match EXACTLY one or more consecutive lines from the "
+    "original file. Be mindful of whitespaces!\n"
+    "* If the `old_str` parameter is not unique in the file, the replacement will not be "
+    "performed. Make sure to include enough context in `old_str` to make it unique\n"
+    "* The `new_str` parameter should contain the edited lines that should replace the "
+    "`old_str`\n";
 
 constexpr const char* kInputSchema =
     R"({"type":"object","properties":{)"
     R"("command":{"type":"string","enum":["view","create","str_replace","insert","undo_edit"],)"
-    R"("description":"The commands to run. Allowed options are: view, create, str_replace, insert, undo_edit."},)"
-    R"("file_text":{"type":"string","description":"Required parameter of `create` command, with the content of the file to be created."},)"
-    R"("insert_line":{"type":"integer","description":"Required parameter of `insert` command. The `new_str` will be inserted AFTER the line `insert_line` of `path`."},)"
-    R"("new_str":{"type":"string","description":"Optional parameter of `str_replace` command containing the new string (if not given, no string will be added). Required parameter of `insert` command containing the string to insert."},)"
-    R"("old_str":{"type":"string","description":"Required parameter of `str_replace` command containing the string in `path` to replace."},)"
-    R"("path":{"type":"string","description":"Absolute path to file or directory, e.g. `/repo/file.py` or `/repo`."},)"
-    R"("view_range":{"type":"array","items":{"type":"integer"},"description":"Optional parameter of `view` command when `path` points to a file. If none is given, the full file is shown. If provided, the file will be shown in the indicated line number range, e.g. [11, 12] will show lines 11 and 12. Indexing at 1 to start. Setting `[start_line, -1]` shows all lines from `start_line` to the end of the file."}},)"
+    "\"description\":\"The commands to run. Allowed options are: view, create, str_replace, "
+    "insert, undo_edit.\"},"
+    "\"file_text\":{\"type\":\"string\",\"description\":\"Required parameter of `create` "
+    "command, with the content of the file to be created.\"},"
+    "\"insert_line\":{\"type\":\"integer\",\"description\":\"Required parameter of `insert` "
+    "command. The `new_str` will be inserted AFTER the line `insert_line` of `path`.\"},"
+    "\"new_str\":{\"type\":\"string\",\"description\":\"Optional parameter of `str_replace` "
+    "command containing the new string (if not given, no string will be added). Required "
+    "parameter of `insert` command containing the string to insert.\"},"
+    "\"old_str\":{\"type\":\"string\",\"description\":\"Required parameter of `str_replace` "
+    "command containing the string in `path` to replace.\"},"
+    "\"path\":{\"type\":\"string\",\"description\":\"Absolute path to file or directory, e.g. "
+    "`/repo/file.py` or `/repo`.\"},"
+    "\"view_range\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"},\"description\":\"Option"
+    "al parameter of `view` command when `path` points to a file. If none is given, the full "
+    "file is shown. If provided, the file will be shown in the indicated line number range, e.g. "
+    "[11, 12] will show lines 11 and 12. Indexing at 1 to start. Setting `[start_line, -1]` "
+    "shows all lines from `start_line` to the end of the file.\"}},"
     R"("required":["command","path"]})";
 
 constexpr const char* kConfigSchema = R"({"type":"object","properties":{)"
