@@ -3,9 +3,9 @@
 // (--server NAME --config F), by URL (--url, Streamable HTTP) or as a command (-- CMD ARGS...,
 // stdio); conformance-client acts out the scenario the official conformance suite names in
 // MCP_CONFORMANCE_SCENARIO against the URL it passes.
-#include <CLI/CLI.hpp>
 #include <rapidjson/document.h>
 #include <signal.h>
+#include <CLI/CLI.hpp>
 
 #include <atomic>
 #include <cstdio>
@@ -67,8 +67,9 @@ mcp::LogFn stderrLog(bool verbose) {
 bool resolveTarget(const McpTarget& t, mcp::ServerSpec* spec) {
   int ways = (!t.server.empty() ? 1 : 0) + (!t.url.empty() ? 1 : 0) + (!t.command.empty() ? 1 : 0);
   if (ways != 1) {
-    std::fprintf(stderr, "mcp: give exactly one of --server NAME --config F, --url URL, or "
-                         "-- COMMAND ARGS...\n");
+    std::fprintf(stderr,
+                 "mcp: give exactly one of --server NAME --config F, --url URL, or "
+                 "-- COMMAND ARGS...\n");
     return false;
   }
   spec->name = "cli";
@@ -85,8 +86,7 @@ bool resolveTarget(const McpTarget& t, mcp::ServerSpec* spec) {
     }
     auto it = (*cfg)->mcp.servers.find(t.server);
     if (it == (*cfg)->mcp.servers.end()) {
-      std::fprintf(stderr, "mcp: %s has no [mcp.servers.%s]\n", t.config.c_str(),
-                   t.server.c_str());
+      std::fprintf(stderr, "mcp: %s has no [mcp.servers.%s]\n", t.config.c_str(), t.server.c_str());
       return false;
     }
     const config::McpServerConfig& s = it->second;
@@ -99,8 +99,7 @@ bool resolveTarget(const McpTarget& t, mcp::ServerSpec* spec) {
     spec->headers = s.headers;
     spec->timeout_seconds = s.timeout_seconds;
     if (spec->command.empty() == spec->url.empty()) {
-      std::fprintf(stderr, "mcp: [mcp.servers.%s] needs either command or url\n",
-                   t.server.c_str());
+      std::fprintf(stderr, "mcp: [mcp.servers.%s] needs either command or url\n", t.server.c_str());
       return false;
     }
     return true;

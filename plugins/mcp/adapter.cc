@@ -30,8 +30,8 @@ constexpr const char* kSeparator = "__";
 bool validExposedName(const std::string& n) {
   if (n.empty() || n.size() > 128) return false;
   for (char c : n) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '-' || c == '.')) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '-' || c == '.')) {
       return false;
     }
   }
@@ -40,22 +40,32 @@ bool validExposedName(const std::string& n) {
 
 agentd_log_level hostLevel(LogLevel l) {
   switch (l) {
-    case LogLevel::kDebug: return AGENTD_LOG_DEBUG;
-    case LogLevel::kInfo: return AGENTD_LOG_INFO;
-    case LogLevel::kWarn: return AGENTD_LOG_WARN;
-    case LogLevel::kError: return AGENTD_LOG_ERROR;
+    case LogLevel::kDebug:
+      return AGENTD_LOG_DEBUG;
+    case LogLevel::kInfo:
+      return AGENTD_LOG_INFO;
+    case LogLevel::kWarn:
+      return AGENTD_LOG_WARN;
+    case LogLevel::kError:
+      return AGENTD_LOG_ERROR;
   }
   return AGENTD_LOG_INFO;
 }
 
 agentd_status statusOf(const Status& st) {
   switch (st.code()) {
-    case Status::Code::kOk: return AGENTD_OK;
-    case Status::Code::kInvalidArgument: return AGENTD_EINVAL;
-    case Status::Code::kNotFound: return AGENTD_ENOTFOUND;
-    case Status::Code::kDeadlineExceeded: return AGENTD_ETIMEDOUT;
-    case Status::Code::kCancelled: return AGENTD_ECANCELED;
-    default: return AGENTD_ERR;
+    case Status::Code::kOk:
+      return AGENTD_OK;
+    case Status::Code::kInvalidArgument:
+      return AGENTD_EINVAL;
+    case Status::Code::kNotFound:
+      return AGENTD_ENOTFOUND;
+    case Status::Code::kDeadlineExceeded:
+      return AGENTD_ETIMEDOUT;
+    case Status::Code::kCancelled:
+      return AGENTD_ECANCELED;
+    default:
+      return AGENTD_ERR;
   }
 }
 
@@ -85,9 +95,9 @@ class Adapter {
           "Duration of MCP requests sent to a server, by method.", {"server", "method"});
       up_ = host_.defineMetric(AGENTD_METRIC_GAUGE, "mcp_server_up",
                                "1 while the MCP server is connected and initialized.", {"server"});
-      reconnects_ = host_.defineMetric(AGENTD_METRIC_COUNTER, "mcp_reconnects_total",
-                                       "Reconnection (restart) attempts of an MCP server.",
-                                       {"server"});
+      reconnects_ =
+          host_.defineMetric(AGENTD_METRIC_COUNTER, "mcp_reconnects_total",
+                             "Reconnection (restart) attempts of an MCP server.", {"server"});
       tools_ = host_.defineMetric(AGENTD_METRIC_GAUGE, "mcp_tools",
                                   "Tools an MCP server exposes to agents (after allow/deny).",
                                   {"server"});
@@ -190,7 +200,6 @@ class Adapter {
   }
 
  private:
-
   std::vector<std::shared_ptr<ManagedServer>> snapshot() {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<std::shared_ptr<ManagedServer>> v;

@@ -273,8 +273,8 @@ Result<rapidjson::Document> Client::requestImpl(std::string_view method,
       }
     }
     if (!p->done && stop_reason.empty()) {
-      Status why = closed_reason_.isOk() ? Status::unavailable("connection closed")
-                                         : closed_reason_;
+      Status why =
+          closed_reason_.isOk() ? Status::unavailable("connection closed") : closed_reason_;
       lock.unlock();
       return finish(Status::unavailable(why.message()));
     }
@@ -399,15 +399,16 @@ void Client::respondError(const std::string& id, int code, const std::string& me
 }
 
 void Client::onClosed(const Status& why) {
-  bool was_connected;
+  // The owner hears of the loss before any waiting request fails with it, so a caller that
+  // retries after the failure already finds the session marked lost.
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_reason_.isOk()) closed_reason_ = why;
-    closed_.store(true);
-    for (auto& [id, p] : pending_) p->cv.notify_one();
-    was_connected = connected_.exchange(false);
   }
-  if (was_connected && options_.on_closed) options_.on_closed(why);
+  if (connected_.exchange(false) && options_.on_closed) options_.on_closed(why);
+  std::lock_guard<std::mutex> lock(mu_);
+  closed_.store(true);
+  for (auto& [id, p] : pending_) p->cv.notify_one();
 }
 
 void Client::close() {
@@ -438,8 +439,8 @@ Result<std::vector<ToolInfo>> Client::listTools(const CallOptions& options) {
       info.title = json::getString(t, "title");
       info.description = json::getString(t, "description");
       const rapidjson::Value* schema = json::member(t, "inputSchema");
-      info.input_schema = schema != nullptr && schema->IsObject() ? json::write(*schema)
-                                                                  : R"({"type":"object"})";
+      info.input_schema =
+          schema != nullptr && schema->IsObject() ? json::write(*schema) : R"({"type":"object"})";
       tools.push_back(std::move(info));
     }
     std::string next = json::getString(result, "nextCursor");

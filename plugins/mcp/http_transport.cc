@@ -412,13 +412,13 @@ void HttpTransport::loop() {
         return;
       }
       if (s->standalone) {
-        log(LogLevel::kDebug, "server offers no GET stream (HTTP " + std::to_string(s->status) +
-                                  ")");
+        log(LogLevel::kDebug,
+            "server offers no GET stream (HTTP " + std::to_string(s->status) + ")");
         im.standalone_open = false;
         im.standalone_disabled = true;
       } else {
-        failRequest(s->request_id, "resuming the response stream failed: HTTP " +
-                                       std::to_string(s->status));
+        failRequest(s->request_id,
+                    "resuming the response stream failed: HTTP " + std::to_string(s->status));
       }
       return;
     }
@@ -538,8 +538,9 @@ void HttpTransport::close() {
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 2000L);
     curl_easy_setopt(e, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION,
-                     +[](char*, size_t size, size_t n, void*) -> size_t { return size * n; });
+    curl_easy_setopt(
+        e, CURLOPT_WRITEFUNCTION,
+        +[](char*, size_t size, size_t n, void*) -> size_t { return size * n; });
     curl_easy_perform(e);
     curl_slist_free_all(h);
     curl_easy_cleanup(e);

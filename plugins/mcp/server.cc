@@ -48,8 +48,8 @@ bool validServerName(std::string_view n) {
   if (n.empty() || n.size() > 64 || n.find("__") != std::string_view::npos) return false;
   if (n.front() == '_' || n.back() == '_') return false;
   for (char c : n) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '-')) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '-')) {
       return false;
     }
   }
@@ -126,8 +126,9 @@ Result<std::string> expandEnv(std::string_view value) {
 Result<ServerSpec> parseServer(const std::string& name, const rapidjson::Value& t) {
   const std::string where = "servers." + name;
   if (!validServerName(name)) {
-    return Status::invalidArgument(where + ": a server name is letters, digits, '-' and single "
-                                           "'_' (no \"__\", which separates server and tool)");
+    return Status::invalidArgument(where +
+                                   ": a server name is letters, digits, '-' and single "
+                                   "'_' (no \"__\", which separates server and tool)");
   }
   if (!t.IsObject()) return Status::invalidArgument(where + ": expected a table");
   ServerSpec s;
@@ -215,8 +216,8 @@ std::unique_ptr<Transport> makeTransport(const ServerSpec& spec) {
     HttpOptions o;
     o.url = spec.url;
     o.headers = spec.headers;
-    o.connect_timeout = std::chrono::milliseconds(
-        std::min<int64_t>(10000, int64_t{spec.timeout_seconds} * 1000));
+    o.connect_timeout =
+        std::chrono::milliseconds(std::min<int64_t>(10000, int64_t{spec.timeout_seconds} * 1000));
     return std::make_unique<HttpTransport>(std::move(o));
   }
   StdioOptions o;
@@ -257,7 +258,7 @@ void ManagedServer::stop() {
 
 bool ManagedServer::up() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return client_ != nullptr;
+  return client_ != nullptr && !lost_;
 }
 
 std::string ManagedServer::lastError() const {
@@ -379,8 +380,8 @@ void ManagedServer::run() {
         if (relist) {
           auto fresh = client->listTools(stoppable);
           if (!fresh.ok()) {
-            log(LogLevel::kWarn, "refreshing tools after list_changed failed: " +
-                                     fresh.status().message());
+            log(LogLevel::kWarn,
+                "refreshing tools after list_changed failed: " + fresh.status().message());
             continue;
           }
           std::vector<ToolInfo> exposed2;
@@ -415,8 +416,8 @@ void ManagedServer::run() {
       if (stopping) break;
     } else {
       client->close();
-      log(LogLevel::kError, std::string(ever_up ? "reconnect" : "connect") + " failed: " +
-                                st.message());
+      log(LogLevel::kError,
+          std::string(ever_up ? "reconnect" : "connect") + " failed: " + st.message());
       {
         std::lock_guard<std::mutex> lock(mu_);
         last_error_ = st.message();
@@ -426,13 +427,14 @@ void ManagedServer::run() {
       ++failures;
     }
     // Backoff: immediate first retry after a loss, then exponential with jitter.
-    auto base = failures == 0 ? std::chrono::milliseconds(0)
-                              : std::min<std::chrono::milliseconds>(
-                                    options_.backoff_max,
-                                    options_.backoff_initial * (int64_t{1} << std::min(failures - 1, 16)));
+    auto base = failures == 0
+                    ? std::chrono::milliseconds(0)
+                    : std::min<std::chrono::milliseconds>(
+                          options_.backoff_max,
+                          options_.backoff_initial * (int64_t{1} << std::min(failures - 1, 16)));
     auto jitter = base.count() > 0
-                      ? std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(
-                            0, base.count() / 5)(rng))
+                      ? std::chrono::milliseconds(
+                            std::uniform_int_distribution<int64_t>(0, base.count() / 5)(rng))
                       : std::chrono::milliseconds(0);
     if (!sleepFor(base + jitter)) break;
     if (hooks_.reconnecting) hooks_.reconnecting();
@@ -450,18 +452,19 @@ Result<ToolCallResult> ManagedServer::call(std::string_view tool, std::string_vi
   std::shared_ptr<Client> client;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    while (client_ == nullptr && !stop_) {
+    auto down = [&] { return client_ == nullptr || lost_; };
+    while (down() && !stop_) {
       auto now = std::chrono::steady_clock::now();
       if (now >= deadline) break;
       cv_.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds(50)));
-      if (client_ == nullptr && options.cancelled) {
+      if (down() && options.cancelled) {
         lock.unlock();
         bool c = options.cancelled();
         lock.lock();
         if (c) return Status::cancelled("cancelled while waiting for server " + spec_.name);
       }
     }
-    if (client_ == nullptr) {
+    if (down()) {
       return Status::unavailable("MCP server " + spec_.name + " is not connected: " + last_error_);
     }
     client = client_;

@@ -56,10 +56,10 @@ class ManagedServer {
  public:
   struct Hooks {
     std::function<void(LogLevel, std::string_view)> log;
-    std::function<void()> tools_changed;            // the exposed tool list changed
-    std::function<void(bool up)> up_changed;        // connected / lost
-    std::function<void()> reconnecting;             // a reconnection attempt starts
-    std::function<void(size_t)> tool_count;         // exposed tools
+    std::function<void()> tools_changed;      // the exposed tool list changed
+    std::function<void(bool up)> up_changed;  // connected / lost
+    std::function<void()> reconnecting;       // a reconnection attempt starts
+    std::function<void(size_t)> tool_count;   // exposed tools
     std::function<void(std::string_view method, double seconds, bool ok)> operation;
   };
   struct Options {
@@ -70,7 +70,8 @@ class ManagedServer {
   };
 
   ManagedServer(ServerSpec spec, Hooks hooks, Options options);
-  ManagedServer(ServerSpec spec, Hooks hooks) : ManagedServer(std::move(spec), std::move(hooks), Options()) {}
+  ManagedServer(ServerSpec spec, Hooks hooks)
+      : ManagedServer(std::move(spec), std::move(hooks), Options()) {}
   ~ManagedServer();  // stop()
   ManagedServer(const ManagedServer&) = delete;
   ManagedServer& operator=(const ManagedServer&) = delete;
@@ -104,8 +105,8 @@ class ManagedServer {
   std::condition_variable cv_;
   bool stop_ = false;
   bool first_attempt_done_ = false;
-  bool lost_ = false;          // the current client's connection closed
-  bool list_changed_ = false;  // notifications/tools/list_changed pending
+  bool lost_ = false;               // the current client's connection closed
+  bool list_changed_ = false;       // notifications/tools/list_changed pending
   std::shared_ptr<Client> client_;  // set while up
   std::vector<ToolInfo> tools_;
   std::string last_error_ = "not connected yet";

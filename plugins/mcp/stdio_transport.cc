@@ -174,8 +174,10 @@ bool StdioTransport::tryReap() {
 }
 
 std::string StdioTransport::exitText() const {
-  if (WIFEXITED(wait_status_)) return "exited with code " + std::to_string(WEXITSTATUS(wait_status_));
-  if (WIFSIGNALED(wait_status_)) return "killed by signal " + std::to_string(WTERMSIG(wait_status_));
+  if (WIFEXITED(wait_status_))
+    return "exited with code " + std::to_string(WEXITSTATUS(wait_status_));
+  if (WIFSIGNALED(wait_status_))
+    return "killed by signal " + std::to_string(WTERMSIG(wait_status_));
   return "exited";
 }
 
@@ -196,7 +198,8 @@ void StdioTransport::ioLoop() {
   };
   auto stderr_deadline = std::chrono::steady_clock::time_point::max();
   for (;;) {
-    pollfd fds[3] = {{wake_fd_, POLLIN, 0}, {out_open ? out_fd_ : -1, POLLIN, 0},
+    pollfd fds[3] = {{wake_fd_, POLLIN, 0},
+                     {out_open ? out_fd_ : -1, POLLIN, 0},
                      {err_open ? err_fd_ : -1, POLLIN, 0}};
     int timeout = -1;
     if (!out_open) {  // stdout closed: drain stderr a little longer, then report the exit

@@ -191,8 +191,8 @@ class LoadedAdapter {
   }
   // Runs one call on the calling thread.
   void invoke(FakeCall& call, std::string_view tool, std::string_view args) const {
-    call.status = descriptor_->invoke(instance_, reinterpret_cast<agentd_call*>(&call),
-                                      view(tool), view(args));
+    call.status = descriptor_->invoke(instance_, reinterpret_cast<agentd_call*>(&call), view(tool),
+                                      view(args));
   }
 
  private:

@@ -48,7 +48,8 @@ TEST_F(McpCli, ListToolsOfAStdioCommand) {
 }
 
 TEST_F(McpCli, CallPrintsTheResultAndProgress) {
-  RunResult r = run(mcp({"call", "--tool", "echo", "--args", R"({"message":"from the cli"})"}), 60s);
+  RunResult r =
+      run(mcp({"call", "--tool", "echo", "--args", R"({"message":"from the cli"})"}), 60s);
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("Echo: from the cli"), std::string::npos) << r.output;
 
@@ -90,9 +91,8 @@ TEST_F(McpCli, ServerFromTheConfigFile) {
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("The sum of 20 and 22 is 42."), std::string::npos) << r.output;
 
-  RunResult missing = run(mcp({"list-tools", "--server", "nope", "--config", dir + "/agentd.toml"},
-                              false),
-                          60s);
+  RunResult missing =
+      run(mcp({"list-tools", "--server", "nope", "--config", dir + "/agentd.toml"}, false), 60s);
   EXPECT_EQ(missing.code, 2) << missing.output;
   EXPECT_NE(missing.output.find("has no [mcp.servers.nope]"), std::string::npos);
 }

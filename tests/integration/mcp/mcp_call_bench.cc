@@ -47,15 +47,17 @@ int main(int argc, char** argv) {
     auto r = client.callTool("echo", args);
     us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
     if (!r.ok() || r->output != "Echo: hello") {
-      std::fprintf(stderr, "call %d failed: %s\n", i, r.ok() ? r->output.c_str()
-                                                             : r.status().message().c_str());
+      std::fprintf(stderr, "call %d failed: %s\n", i,
+                   r.ok() ? r->output.c_str() : r.status().message().c_str());
       return 1;
     }
   }
   double total = std::chrono::duration<double>(Clock::now() - start).count();
   client.close();
   std::sort(us.begin(), us.end());
-  auto pct = [&](double p) { return us[std::min(us.size() - 1, static_cast<size_t>(p * us.size()))]; };
+  auto pct = [&](double p) {
+    return us[std::min(us.size() - 1, static_cast<size_t>(p * us.size()))];
+  };
   std::printf(
       "{\"client\":\"agentd\",\"calls\":%d,\"p50_us\":%.1f,\"p99_us\":%.1f,\"calls_per_s\":%.1f}\n",
       calls, pct(0.50), pct(0.99), calls / total);

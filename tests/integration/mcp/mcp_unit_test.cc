@@ -92,8 +92,8 @@ TEST(McpElicitation, DeclinesWithoutDefaultsForRequiredFieldsOrByPolicy) {
 }
 
 TEST(McpToolResult, TextBlocksBecomeText) {
-  auto r = mapToolResult(doc(
-      R"({"content":[{"type":"text","text":"one"},{"type":"text","text":"two"}]})"));
+  auto r = mapToolResult(
+      doc(R"({"content":[{"type":"text","text":"one"},{"type":"text","text":"two"}]})"));
   EXPECT_FALSE(r.is_error);
   EXPECT_FALSE(r.is_json);
   EXPECT_EQ(r.output, "one\ntwo");
@@ -157,9 +157,9 @@ TEST(McpConfig, RejectsWithTheKeyPath) {
             std::string::npos);
   EXPECT_NE(message(R"({"servers":{"a":{"url":"ftp://h"}}})").find("servers.a.url"),
             std::string::npos);
-  EXPECT_NE(message(R"({"servers":{"a":{"command":"x","timeout_seconds":0}}})")
-                .find("timeout_seconds"),
-            std::string::npos);
+  EXPECT_NE(
+      message(R"({"servers":{"a":{"command":"x","timeout_seconds":0}}})").find("timeout_seconds"),
+      std::string::npos);
   EXPECT_EQ(message(R"({"server":{}})"), "server: unknown key");
   EXPECT_NE(message("not json").find("invalid JSON"), std::string::npos);
 }
