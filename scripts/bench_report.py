@@ -189,8 +189,13 @@ def llm_report(doc, out_dir):
         return
     with open(doc) as f:
         text = f.read()
-    text = replace(text, "llm_overhead", llm_overhead_table(out_dir))
-    text = replace(text, "llm_concurrency", llm_concurrency_table(out_dir))
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[:3]
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    note = (f"Measured {stamp} on {os.cpu_count()} cores; load average {', '.join(load)} "
+            "(1, 5, 15 min) when the runs ended.\n\n")
+    text = replace(text, "llm_overhead", note + llm_overhead_table(out_dir))
+    text = replace(text, "llm_concurrency", note + llm_concurrency_table(out_dir))
     with open(doc, "w") as f:
         f.write(text)
 
