@@ -23,6 +23,7 @@ llm::ProviderOptions providerOptions(const config::ProviderConfig& p) {
   o.retry.max_elapsed = milliseconds(p.retry_max_elapsed_ms);
   o.record_path = p.record;
   o.script_path = p.script;
+  o.script_cycle = p.script_cycle;
   o.cassette_path = p.cassette;
   return o;
 }

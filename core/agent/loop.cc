@@ -223,8 +223,15 @@ Status plan(const Task& task, Plan* p) {
     p->parallel_tools = mit->second.parallel_tool_calls;
   }
   p->max_steps = spec.max_steps > 0 ? spec.max_steps : agent.max_steps;
-  p->working_dir = spec.working_dir;
+  p->working_dir = spec.working_dir.empty() ? agent.working_dir : spec.working_dir;
   if (p->working_dir.empty()) p->working_dir = fs::current_path().string();
+  std::error_code ec;
+  fs::create_directories(p->working_dir, ec);
+  if (!fs::is_directory(p->working_dir)) {
+    return Status::invalidArgument("working directory " + p->working_dir +
+                                   " does not exist and cannot be created" +
+                                   (ec ? ": " + ec.message() : ""));
+  }
   p->tool_timeout = std::chrono::seconds(agent.tool_timeout_seconds);
 
   const plugin::PluginSet& set = *task.snapshot()->plugins;

@@ -57,7 +57,8 @@ const char* typeName(toml::node_type t) {
   }
 }
 
-bool interpolate(const std::string& in, std::string* out, std::string* error) {
+bool interpolate(const std::string& in, const std::string& config_dir, std::string* out,
+                 std::string* error) {
   out->clear();
   for (size_t i = 0; i < in.size();) {
     if (in[i] == '$' && i + 1 < in.size() && in[i + 1] == '{') {
@@ -74,7 +75,7 @@ bool interpolate(const std::string& in, std::string* out, std::string* error) {
         def = inner.substr(d + 2);
         has_def = true;
       }
-      const char* v = std::getenv(name.c_str());
+      const char* v = name == "CONFIG_DIR" ? config_dir.c_str() : std::getenv(name.c_str());
       if (v != nullptr && *v != '\0') {
         *out += v;
       } else if (has_def) {
@@ -205,7 +206,7 @@ bool readString(const Value& v, const StringOpts& o, Ctx& ctx, const std::string
     raw = v.env_text;
   }
   std::string error;
-  if (!interpolate(raw, out, &error)) {
+  if (!interpolate(raw, ctx.base_dir, out, &error)) {
     ctx.error(v.where, path, error);
     return false;
   }
@@ -372,7 +373,7 @@ void writeJson(const toml::node& n, JsonWriter& w, Ctx& ctx, const std::string& 
     }
     case toml::node_type::string: {
       std::string s, error;
-      if (!interpolate(n.as_string()->get(), &s, &error)) {
+      if (!interpolate(n.as_string()->get(), ctx.base_dir, &s, &error)) {
         ctx.error(n, path, error);
         *ok = false;
       }
@@ -546,7 +547,9 @@ const Section<Config>& rootSchema() {
         .string("record", &ProviderConfig::record, "Record request/response pairs here.", path)
         .string("cassette", &ProviderConfig::cassette, "replay: the cassette to answer from.",
                 path)
-        .string("script", &ProviderConfig::script, "scripted: the turns to return.", path);
+        .string("script", &ProviderConfig::script, "scripted: the turns to return.", path)
+        .boolean("script_cycle", &ProviderConfig::script_cycle,
+                 "scripted: start over after the last turn instead of failing.");
 
     Section<ModelConfig> model;
     model.string("provider", &ModelConfig::provider, "A [model_providers] name.")
@@ -571,6 +574,8 @@ const Section<Config>& rootSchema() {
         .strings("skills", &AgentConfig::skills, "Skills listed in the agent's prompt.")
         .strings("mcp_servers", &AgentConfig::mcp_servers, "[mcp.servers] names.")
         .string("system_prompt", &AgentConfig::system_prompt, "The system prompt.")
+        .string("working_dir", &AgentConfig::working_dir,
+                "Default working directory of its tasks (created when missing).", path)
         .integer("concurrency", &AgentConfig::concurrency, 1, 10000,
                  "Tasks of this agent running at once.")
         .integer("tool_timeout_seconds", &AgentConfig::tool_timeout_seconds, 1, 86400,

@@ -101,6 +101,7 @@ struct ProviderConfig {
   std::string record;    // cassette to record to (JSON lines)
   std::string cassette;  // replay: cassette to answer from
   std::string script;    // scripted: turns to return
+  bool script_cycle = false;  // scripted: start over after the last turn
 };
 
 struct ModelConfig {
@@ -125,6 +126,7 @@ struct AgentConfig {
   std::vector<std::string> skills;
   std::vector<std::string> mcp_servers;
   std::string system_prompt;
+  std::string working_dir;  // default for its tasks; absolute
   int concurrency = 4;
   int tool_timeout_seconds = 120;
 };

@@ -43,8 +43,10 @@ struct Ctx {
   }
 };
 
-// Replaces ${VAR} and ${VAR:-default}; false with *error on an unset VAR without default.
-bool interpolate(const std::string& in, std::string* out, std::string* error);
+// Replaces ${VAR} and ${VAR:-default} from the environment, and ${CONFIG_DIR} with config_dir
+// (the configuration file's directory); false with *error on an unset VAR without default.
+bool interpolate(const std::string& in, const std::string& config_dir, std::string* out,
+                 std::string* error);
 // "AGENTD_" + key path in upper case with '.' -> '_' (e.g. AGENTD_METRICS_LISTEN).
 std::string envName(const std::string& key);
 const char* typeName(toml::node_type t);

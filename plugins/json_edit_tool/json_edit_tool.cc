@@ -205,7 +205,13 @@ class JsonEditTool : public agentd::sdk::Plugin {
     if (file_v == nullptr || !file_v->IsString() || file_v->GetStringLength() == 0) {
       throw Error(AGENTD_EINVAL, "file_path parameter is required");
     }
-    const std::string shown(file_v->GetString(), file_v->GetStringLength());
+    std::string shown(file_v->GetString(), file_v->GetStringLength());
+    std::string working_dir(call.context("working_dir"));
+    if (shown[0] != '/' && !working_dir.empty()) {
+      // A relative path means the task's working directory (confinement still applies).
+      if (working_dir.back() == '/') working_dir.pop_back();
+      shown = working_dir + "/" + shown;
+    }
     if (shown[0] != '/') throw Error(AGENTD_EINVAL, "File path must be absolute: " + shown);
     const rapidjson::Value* path_v = find(args, "json_path");
     if (path_v != nullptr && !path_v->IsString()) {

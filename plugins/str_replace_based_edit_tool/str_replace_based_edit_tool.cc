@@ -219,13 +219,15 @@ class EditTool : public agentd::sdk::Plugin {
     std::shared_ptr<const Config> config = currentConfig();
     std::string working_dir(call.context("working_dir"));
     std::string shown = str(*path_v);
+    if (!shown.empty() && shown[0] != '/' && !working_dir.empty()) {
+      // A relative path means the task's working directory (confinement still applies).
+      std::string base = working_dir;
+      if (base.back() == '/') base.pop_back();
+      shown = base + "/" + shown;
+    }
     if (shown.empty() || shown[0] != '/') {
-      std::string base = working_dir.empty() ? "" : working_dir;
-      if (!base.empty() && base.back() == '/') base.pop_back();
       throw Error(AGENTD_EINVAL, "The path " + shown +
-                                     " is not an absolute path, it should start with `/`. Maybe "
-                                     "you meant " +
-                                     base + "/" + shown + "?");
+                                     " is not an absolute path, it should start with `/`.");
     }
     ft::Workspace ws = ft::workspaceFor(working_dir, config->allow_any_path);
     Request req{args, shown, ft::resolveInside(ws, shown)};

@@ -49,6 +49,30 @@ TEST(RunCommand, CompletesWithProgressAndATrajectory) {
   EXPECT_TRUE(std::filesystem::exists(dir + "/t.events.jsonl"));
 }
 
+// The embedded default: offline, no secrets, a scripted demo that really uses the tools.
+TEST(RunCommand, EmbeddedDefaultDemoWritesRunsAndChecksAProgram) {
+  std::string dir = freshDir("demo");
+  Subprocess p({kAgentd, "run", "Write FizzBuzz in shell and check it", "--config",
+                std::string(AGENTD_SOURCE_DIR) + "/config/agentd.toml", "--trajectory-file",
+                dir + "/t.json"},
+               {{"AGENTD_PLUGIN_DIR", kPlugins}, {"AGENTD_WORKSPACE", dir + "/ws"}});
+  ASSERT_EQ(p.wait(60s), 0) << p.stderrText();
+  std::ifstream program(dir + "/ws/fizzbuzz.sh");
+  std::stringstream text;
+  text << program.rdbuf();
+  EXPECT_NE(text.str().find("FizzBuzz"), std::string::npos) << "written by the edit tool";
+  std::ifstream traj(dir + "/t.json");
+  std::stringstream t;
+  t << traj.rdbuf();
+  EXPECT_NE(t.str().find("\"success\": true"), std::string::npos);
+  for (const char* tool : {"sequentialthinking", "bash", "str_replace_based_edit_tool",
+                           "task_done"}) {
+    EXPECT_NE(t.str().find(std::string("\"name\": \"") + tool + "\""), std::string::npos)
+        << tool;
+  }
+  EXPECT_NE(t.str().find("verified"), std::string::npos) << "bash checked the output";
+}
+
 TEST(RunCommand, TaskFailureExitsOneAndUsageErrorsExitTwo) {
   std::string dir = freshDir("run");
   std::string loop = R"({"tool_calls":[{"id":"x","name":"echo","arguments":{"text":"again"}}]})";

@@ -99,6 +99,8 @@ TEST_F(file_sandbox, EveryEscapeIsRefusedByBothTools) {
       {"symlink to parent", ws_ + "/up/outside/secret.txt", ws_ + "/up/outside/secret.json"},
       {"out through a link and back", ws_ + "/linkdir/../ws/real.txt",
        ws_ + "/linkdir/../ws/real.json"},
+      {"relative dot-dot", "../outside/secret.txt", "../outside/secret.json"},
+      {"relative through a symlink", "linkdir/secret.txt", "linkdir/secret.json"},
   };
   for (const Trick& t : tricks) {
     SCOPED_TRACE(t.name);

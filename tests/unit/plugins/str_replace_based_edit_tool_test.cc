@@ -288,10 +288,18 @@ TEST_F(str_replace_based_edit_tool, UndoHistoryBelongsToTheTask) {
 }
 
 TEST_F(str_replace_based_edit_tool, PathErrors) {
+  // A relative path names a file in the working directory.
   EXPECT_EQ(fails(viewArgs("relative/x.txt")),
-            "The path relative/x.txt is not an absolute path, it should start with `/`. Maybe you "
-            "meant " +
-                ws_.path() + "/relative/x.txt?");
+            "The path " + ws_.path() + "/relative/x.txt does not exist. Please provide a valid "
+            "path.");
+  writeFile(ws_ / "rel.txt", "line\n");
+  CallResult rel = plugin_.invokeWith(kTool, viewArgs("rel.txt"),
+                                      CallOptions{"task-1", ws_.path(), nullptr});
+  EXPECT_EQ(rel.status, AGENTD_OK) << rel.error;
+  EXPECT_NE(rel.text.find("line"), std::string::npos);
+  // Without a working directory it must be absolute.
+  CallResult nowd = plugin_.invokeWith(kTool, viewArgs("rel.txt"), CallOptions{"task-1", "", nullptr});
+  EXPECT_EQ(nowd.error, "The path rel.txt is not an absolute path, it should start with `/`.");
   EXPECT_EQ(fails(viewArgs(ws_ / "missing.txt")),
             "The path " + (ws_ / "missing.txt") + " does not exist. Please provide a valid path.");
   EXPECT_EQ(fails(R"({"command":"view"})"),
