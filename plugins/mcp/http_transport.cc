@@ -235,9 +235,8 @@ void HttpTransport::loop() {
         s->got_event = true;
         if (ev.type == "message") deliver(ev.data);
       });
-      // A resume stream whose request got its answer has done its job.
-      if (s->get && !s->standalone && !s->request_id.empty() &&
-          im.awaiting.count(s->request_id) == 0) {
+      // A POST or resume stream whose request got its answer has done its job.
+      if (!s->standalone && !s->request_id.empty() && im.awaiting.count(s->request_id) == 0) {
         s->drop = true;
       }
     } else {
@@ -496,7 +495,7 @@ void HttpTransport::loop() {
     // Streams dropped from inside callbacks.
     std::vector<Stream*> dropped;
     for (auto& s : im.streams) {
-      if (s->drop && s->get && !s->standalone) dropped.push_back(s.get());
+      if (s->drop && !s->standalone) dropped.push_back(s.get());
     }
     for (Stream* s : dropped) removeStream(s);
 

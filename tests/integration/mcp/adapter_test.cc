@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -54,6 +55,24 @@ pid_t loggedPid(FakeHost& host, const std::string& name, int nth = 1) {
 }
 
 bool processGone(pid_t pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
+
+// Runs threads x calls echo calls at once; returns how many came back with their own message.
+int concurrentEchoes(LoadedAdapter& plugin, const std::string& tool, int threads, int calls) {
+  std::atomic<int> right{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < calls; ++i) {
+        std::string m = "m" + std::to_string(t) + "-" + std::to_string(i);
+        FakeCall c;
+        plugin.invoke(c, tool, R"({"message":")" + m + R"("})");
+        if (c.status == AGENTD_OK && c.text == "Echo: " + m) ++right;
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  return right.load();
+}
 
 class McpAdapter : public ::testing::Test {
  protected:
@@ -131,6 +150,11 @@ TEST_F(McpAdapter, EverythingOverStdio) {
   EXPECT_GE(h.observations("mcp_client_operation_duration_seconds{everything,tools/call}"), 4);
   EXPECT_GE(h.observations("mcp_client_operation_duration_seconds{everything,initialize}"), 1);
   EXPECT_EQ(plugin_.health(), AGENTD_OK);
+}
+
+TEST_F(McpAdapter, ConcurrentCallsShareOneStdioServer) {
+  create(config(R"("everything":)" + stdioServer(kEverything, {"stdio"})));
+  EXPECT_EQ(concurrentEchoes(plugin_, "everything__echo", 8, 25), 200);
 }
 
 TEST_F(McpAdapter, LongRunningToolReportsProgress) {
@@ -295,6 +319,7 @@ TEST_F(McpAdapter, EverythingOverStreamableHttp) {
   ASSERT_TRUE(plugin_.hasTool("web__echo")) << plugin_.host().logText();
   EXPECT_EQ(call("web__echo", R"({"message":"over http"})"), "Echo: over http");
   EXPECT_EQ(call("web__get-sum", R"({"a":1.5,"b":2})"), "The sum of 1.5 and 2 is 3.5.");
+  EXPECT_EQ(concurrentEchoes(plugin_, "web__echo", 8, 10), 80);
 
   FakeCall progress;
   plugin_.invoke(progress, "web__trigger-long-running-operation", R"({"duration":1,"steps":3})");

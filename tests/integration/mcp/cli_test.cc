@@ -4,7 +4,10 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <regex>
+#include <thread>
 
+#include "support/http_get.h"
 #include "support/subprocess.h"
 
 namespace agentd::testing {
@@ -109,6 +112,57 @@ TEST_F(McpCli, StreamableHttpUrl) {
                     60s);
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("Echo: over http"), std::string::npos) << r.output;
+}
+
+// The adapter loaded by the real plugin host from [plugins.mcp]: its tools are listed, its
+// metrics are served on /metrics, and SIGTERM stops the server process with agentd.
+TEST_F(McpCli, ServeLoadsTheAdapterAndExportsItsMetrics) {
+  std::string dir = freshDir("mcp-serve");
+  std::string servers = "[plugins.mcp]\npath = \"" + std::string(AGENTD_PLUGIN_DIR) +
+                        "/mcp.so\"\n\n[plugins.mcp.config.servers.everything]\ncommand = \"" +
+                        kNode + "\"\nargs = [\"" + kEverything +
+                        "\", \"stdio\"]\nallow = [\"echo\", \"get-sum\"]\nrequired = true\n";
+  writeFile(dir + "/agentd.toml", servers);
+  RunResult listed = run({kAgentd, "plugins", "list", "--config", dir + "/agentd.toml"}, 60s);
+  EXPECT_EQ(listed.code, 0) << listed.output;
+  EXPECT_NE(
+      listed.output.find("mcp_adapter  0.1.0      1.0   everything__echo,everything__get-sum"),
+      std::string::npos)
+      << listed.output;
+
+  writeFile(dir + "/agentd.toml",
+            "[server]\nlisten = \"127.0.0.1:0\"\n\n[metrics]\nlisten = "
+            "\"127.0.0.1:0\"\n\n" +
+                servers);
+  Subprocess p({kAgentd, "serve", "--config", dir + "/agentd.toml"});
+  std::string line = p.waitForStderr("metrics listening", 30s);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(line, m, std::regex("\"address\":\"([0-9.]+:[0-9]+)\"")))
+      << p.stderrText();
+  std::string addr = m[1];
+  ASSERT_FALSE(p.waitForStderr("agentd serving", 60s).empty()) << p.stderrText();
+  std::smatch pid_match;
+  std::string logs = p.stderrText();
+  ASSERT_TRUE(std::regex_search(logs, pid_match, std::regex(R"(connected \(stdio, pid (\d+))")))
+      << logs;
+  pid_t server_pid = static_cast<pid_t>(std::stol(pid_match[1]));
+
+  HttpResponse r = httpGet("http://" + addr + "/metrics");
+  ASSERT_EQ(r.code, 200) << r.error;
+  EXPECT_NE(r.body.find("agentd_mcp_server_up{server=\"everything\"} 1"), std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find("agentd_mcp_tools{server=\"everything\"} 2"), std::string::npos);
+  EXPECT_NE(r.body.find("agentd_mcp_client_operation_duration_seconds_count{"), std::string::npos);
+  EXPECT_NE(r.body.find("method=\"tools/list\""), std::string::npos);
+
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(30s), 0) << p.stderrText();
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = kill(server_pid, 0) != 0 && errno == ESRCH;
+    if (!gone) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(gone) << "the MCP server process outlived agentd";
 }
 
 }  // namespace
