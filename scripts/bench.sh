@@ -32,6 +32,11 @@ timeout 300 "$out/llm_concurrency_bench" --mode=client --calls=1000 --latency-ms
 timeout 300 "$out/llm_concurrency_bench" --mode=client --stream=1 --calls=1000 --latency-ms=50 \
   --rounds=7 > "$out/llm_concurrency_client_stream.json" 2>/dev/null
 
+# Agent loop: a 10-step task against the fake model server, `agentd run` beside a bare libcurl
+# loop posting the same request bodies; per-step overhead, peak RSS, start-up.
+build agentd raw_agent_loop agentd_fixture_plugins
+timeout 900 python3 "$AGENTD_ROOT/scripts/bench_agent.py" "$BUILD_DIR" "$out/agent.json" 30
+
 # Serving: /livez requests/s under wrk beside a minimal Beast server (the floor), and agentd's
 # memory with 10,000 SSE streams open.
 install_packages wrk

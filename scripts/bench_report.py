@@ -75,6 +75,27 @@ def reload_table(out_dir):
     ])
 
 
+def agent_table(out_dir):
+    path = os.path.join(out_dir, "agent.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        r = json.load(f)
+    step_met = "met" if r["overhead_per_step_ms"] <= 0.1 else "**missed**"
+    rss_met = "met" if r["agentd_peak_rss_mib"] <= 20 else "**missed**"
+    return "\n".join([
+        "| measure | agentd | bare libcurl loop, same bodies | goal |",
+        "|---|---|---|---|",
+        f"| one {r['steps']}-request task, loop time (median of {r['runs']}) | "
+        f"{r['agentd_loop_ms']:.2f} ms | {r['raw_ms']:.2f} ms | |",
+        f"| overhead per step | {r['overhead_per_step_ms']:.3f} ms | 0 (the floor) | "
+        f"<= 0.1 ms {step_met} |",
+        f"| peak RSS of `agentd run` | {r['agentd_peak_rss_mib']:.1f} MiB | | <= 20 MiB {rss_met} |",
+        f"| process start-up and exit around the loop | {r['agentd_startup_and_exit_ms']:.1f} ms | "
+        "| |",
+    ])
+
+
 def server_table(out_dir):
     path = os.path.join(out_dir, "server.json")
     if not os.path.exists(path):
@@ -116,6 +137,9 @@ def main():
     text = replace(text, "machine", f"Measured {stamp} on {machine()}.")
     text = replace(text, "plugin_call", plugin_table(out_dir))
     text = replace(text, "reload_latency", reload_table(out_dir))
+    agent = agent_table(out_dir)
+    if agent is not None:
+        text = replace(text, "agent", agent)
     server = server_table(out_dir)
     if server is not None:
         text = replace(text, "server", server)

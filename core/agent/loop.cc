@@ -373,7 +373,7 @@ class Run {
     req.tools = p_.tools;
     llm::CallOptions opts;
     auto task = task_;
-    opts.on_delta = [task, step](const llm::StreamDelta& d) {
+    if (task_->spec().stream) opts.on_delta = [task, step](const llm::StreamDelta& d) {
       std::string data;
       switch (d.kind) {
         case llm::StreamDelta::Kind::kText:

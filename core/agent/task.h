@@ -34,6 +34,7 @@ struct TaskSpec {
   std::string patch_path;       // where the final patch goes (must_patch)
   std::string trajectory_file;  // where the trae-shaped trajectory goes; empty: none
   std::vector<llm::Message> history;  // earlier turns (chat), placed before the task
+  bool stream = true;  // stream model answers (model_delta events); off when nobody shows them
 };
 
 class Task {

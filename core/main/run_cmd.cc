@@ -204,6 +204,7 @@ agent::TaskSpec specFrom(const RunOptions& o, const Session& s, std::string task
   spec.must_patch = o.must_patch;
   spec.patch_path = o.patch_path;
   spec.trajectory_file = o.trajectory_file.empty() ? defaultTrajectoryPath() : o.trajectory_file;
+  spec.stream = false;  // the progress lines show whole answers, not deltas
   return spec;
 }
 

@@ -14,7 +14,9 @@ Model endpoints:
 The answer depends on the request: with tools and a user message last, tool calls (two when
 parallel tool calls are allowed, with arguments {"query": <user text>, "index": i}); with tool
 results last, "tool results: <contents joined by ' | '>"; otherwise "echo: <user text>".
-Header x-fake-reply replaces the text.
+Header x-fake-reply replaces the text. Header x-fake-tool-turns: N makes a multi-step run: one
+tool call per answer (to the first tool) until N rounds of tool results are in the conversation,
+then the text "done after N tool rounds".
 
 Faults. Requests are counted per key (header x-fake-key, default "default"). Header
 x-fake-faults is a comma-separated list; element i applies to attempt i (0-based) of the key,
@@ -33,7 +35,8 @@ A 401 echoes the received key in its message (as some providers do) to test reda
 Header x-fake-latency-ms (or --latency-ms) delays every answer.
 
 Control endpoints:
-  GET  /_control/attempts?key=K  {"attempts", "arrivals_ms", "last_body", "last_headers"}
+  GET  /_control/attempts?key=K  {"attempts", "arrivals_ms", "last_body", "last_headers",
+                                  "bodies" (the last 64 request bodies, as sent)}
   POST /_control/faults          {"key": K, "faults": [...]}
   POST /_control/reset           forget every key
   GET  /_control/stats           {"requests", "connections", "open_connections"}
@@ -185,7 +188,25 @@ def make_reply(api, req, headers):
         parallel = not (req.get("tool_choice") or {}).get("disable_parallel_tool_use", False)
     user_text = text_of(last.get("content"))
     calls = []
-    if results:
+    # x-fake-tool-turns: N keeps asking for one tool call per turn until N rounds of results are
+    # in the conversation (a multi-step agent run), then answers.
+    turns = int(headers.get("x-fake-tool-turns", "0") or 0)
+    if api == "openai":
+        rounds = sum(1 for m in messages if m.get("role") == "assistant" and m.get("tool_calls"))
+    else:
+        rounds = sum(1 for m in messages if m.get("role") == "assistant" and
+                     isinstance(m.get("content"), list) and
+                     any(isinstance(b, dict) and b.get("type") == "tool_use"
+                         for b in m["content"]))
+    if turns and tools and rounds < turns:
+        t = tools[0]
+        name = t["function"]["name"] if api == "openai" else t["name"]
+        prefix = "call_" if api == "openai" else "toolu_"
+        calls.append((f"{prefix}{rounds}", name, json.dumps({"query": user_text, "index": rounds})))
+        text = "" if api == "openai" else f"Step {rounds + 1}."
+    elif turns and tools:
+        text = f"done after {rounds} tool rounds"
+    elif results:
         text = "tool results: " + " | ".join(results)
     elif tools and last.get("role") == "user":
         n = min(len(tools), 2 if parallel else 1)
@@ -317,6 +338,10 @@ async def model_call(api, headers, raw, reader, writer):
         await send_json(writer, 400, error_body(api, 400, "request body is not JSON"))
         return True
     rec["last_body"] = req
+    # The most recent request bodies as sent (benchmarks replay them byte for byte).
+    bodies = rec.setdefault("bodies", [])
+    bodies.append((raw or b"").decode("utf-8", "replace"))
+    del bodies[:-64]
     try:
         fault = select_fault(key, headers.get("x-fake-faults"), attempt)
     except ValueError as e:

@@ -1,0 +1,65 @@
+// The floor for the agent loop: the exact request bodies an agent sent to the fake model server
+// in one run, posted again in order by a bare libcurl easy loop that does nothing else.
+// Usage: raw_agent_loop URL BODIES_JSON RUNS [HEADER...]. BODIES_JSON holds a JSON array of
+// request bodies (strings). Prints JSON with the median wall time of one whole conversation.
+#include <curl/curl.h>
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+size_t discard(char*, size_t size, size_t n, void*) { return size * n; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: raw_agent_loop URL BODIES_JSON RUNS [HEADER...]\n");
+    return 2;
+  }
+  std::string url = argv[1];
+  std::ifstream in(argv[2]);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  rapidjson::Document doc;
+  doc.Parse(ss.str().c_str());
+  if (doc.HasParseError() || !doc.IsArray()) {
+    std::fprintf(stderr, "%s: not a JSON array of bodies\n", argv[2]);
+    return 2;
+  }
+  std::vector<std::string> bodies;
+  for (const auto& b : doc.GetArray()) bodies.emplace_back(b.GetString(), b.GetStringLength());
+  int runs = std::atoi(argv[3]);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  CURL* c = curl_easy_init();
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  for (int i = 4; i < argc; ++i) headers = curl_slist_append(headers, argv[i]);
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &discard);
+  std::vector<double> walls;
+  for (int run = 0; run < runs; ++run) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (const auto& body : bodies) {
+      curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+      if (curl_easy_perform(c) != CURLE_OK) return 1;
+    }
+    walls.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(walls.begin(), walls.end());
+  std::printf("{\"runs\":%d,\"requests\":%zu,\"median_ms\":%.3f,\"min_ms\":%.3f}\n", runs,
+              bodies.size(), walls[walls.size() / 2], walls.front());
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(c);
+  return 0;
+}
