@@ -7,6 +7,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # fake model server (tests/support/fake_model_server.py) of the llm tests.
 install_packages "${AGENTD_BUILD_PKGS[@]}" prometheus python3
 bash "$AGENTD_ROOT/tests/mcp/install.sh"  # MCP test servers and conformance suite (npm ci)
+# deploy/ checks: kubectl (kustomize), Prometheus and promtool, Node.js and tests/k8s (npm ci)
+bash "$AGENTD_ROOT/tests/k8s/install.sh"
 start=$(date +%s)
 build
 echo "build took $(( $(date +%s) - start )) s"
