@@ -343,7 +343,7 @@ void ManagedServer::run() {
         first_attempt_done_ = true;
       }
       cv_.notify_all();
-      failures = 0;
+      auto connected_at = std::chrono::steady_clock::now();
       if (hooks_.up_changed) hooks_.up_changed(true);
       if (hooks_.tool_count) hooks_.tool_count(count);
       if (hooks_.tools_changed) hooks_.tools_changed();
@@ -412,10 +412,17 @@ void ManagedServer::run() {
       }
       if (hooks_.up_changed) hooks_.up_changed(false);
       if (!stopping) log(LogLevel::kWarn, "connection lost: " + why + "; reconnecting");
+      // A server that keeps dying soon after starting backs off like one that fails to start.
+      bool short_lived = std::chrono::steady_clock::now() - connected_at < std::chrono::seconds(10);
+      failures = short_lived ? failures + 1 : 0;
       client->close();
       if (stopping) break;
     } else {
       client->close();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stop_) break;  // stopped while connecting: nothing failed
+      }
       log(LogLevel::kError,
           std::string(ever_up ? "reconnect" : "connect") + " failed: " + st.message());
       {
@@ -426,7 +433,7 @@ void ManagedServer::run() {
       cv_.notify_all();
       ++failures;
     }
-    // Backoff: immediate first retry after a loss, then exponential with jitter.
+    // Backoff: immediate retry after losing a long-lived connection, else exponential, jittered.
     auto base = failures == 0
                     ? std::chrono::milliseconds(0)
                     : std::min<std::chrono::milliseconds>(

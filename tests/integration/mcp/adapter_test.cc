@@ -369,6 +369,11 @@ TEST_F(McpAdapter, RequiredServerDownFailsHealthWithTheReason) {
   EXPECT_EQ(why.find("optional"), std::string::npos) << why;
   EXPECT_EQ(plugin_.host().metric("mcp_server_up{broken}"), 0);
   EXPECT_NE(plugin_.host().logText().find("mcp server broken: connect failed"), std::string::npos);
+  // It keeps being retried, with exponential backoff (0.5 s, 1 s, 2 s, ...), not in a tight loop.
+  std::this_thread::sleep_for(2500ms);
+  double retries = plugin_.host().metric("mcp_reconnects_total{broken}");
+  EXPECT_GE(retries, 1);
+  EXPECT_LE(retries, 3);
 }
 
 TEST_F(McpAdapter, ReconfigureConnectsAndDisconnectsServers) {
