@@ -106,7 +106,7 @@ TEST_F(McpCli, StreamableHttpUrl) {
   std::string line = server.waitForStderr("agentd-test: listening on 127.0.0.1:", 20s);
   ASSERT_FALSE(line.empty()) << server.stderrText();
   std::string url = "http://127.0.0.1:" + line.substr(line.rfind(':') + 1) + "/mcp";
-  RunResult r = run(mcp({"call", "--url", url, "--header", "X-Test: ${HOME}", "--tool", "echo",
+  RunResult r = run(mcp({"call", "--url", url, "--header", "X-Test: ${PATH}", "--tool", "echo",
                          "--args", R"({"message":"over http"})"},
                         false),
                     60s);
