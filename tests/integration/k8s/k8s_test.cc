@@ -267,6 +267,8 @@ TEST(ConfigMapReload, KubeletSwapAppliesLiveWithATaskInFlight) {
   auto took = waitAgent(a, "reviewer", true, 5s);
   ASSERT_GE(took.count(), 0) << "the ConfigMap update was not applied\n" << a.proc().stderrText();
   EXPECT_LT(took.count(), 1000) << "applied after " << took.count() << " ms";
+  std::printf("ConfigMap update 1 applied %lld ms after the ..data swap\n",
+              static_cast<long long>(took.count()));
   EXPECT_EQ(a.state(id), "running") << "the task was not in flight during the update";
   EXPECT_EQ(volume.timestampDirs().size(), 1u);
 
@@ -289,6 +291,8 @@ TEST(ConfigMapReload, KubeletSwapAppliesLiveWithATaskInFlight) {
   took = waitAgent(a, "reviewer", false, 5s);
   ASSERT_GE(took.count(), 0) << "the second ConfigMap update was not applied";
   EXPECT_LT(took.count(), 1000) << "applied after " << took.count() << " ms";
+  std::printf("ConfigMap update 2 applied %lld ms after the ..data swap\n",
+              static_cast<long long>(took.count()));
   m = a.metrics();
   EXPECT_NE(m.find("agentd_config_reloads_total{result=\"success\"} 2"), std::string::npos) << m;
   EXPECT_NE(m.find("agentd_config_reloads_total{result=\"failure\"} 0"), std::string::npos) << m;
