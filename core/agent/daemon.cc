@@ -219,14 +219,14 @@ bool Daemon::ready(std::vector<ReadinessCheck>* checks) const {
     if (!agents_.empty() && failed == agents_.size()) add("agents", false, "every agent failed");
   }
   for (const auto& [name, entry] : snap->config->plugins.entries) {
-    if (!entry.required) continue;
-    auto gen = snap->plugins->plugin(name);
-    if (gen == nullptr) {
+    if (entry.required && snap->plugins->plugin(name) == nullptr) {
       add("plugin:" + name, false, "not loaded");
-    } else {
-      bool healthy = gen->healthy();
-      add("plugin:" + name, healthy, healthy ? "" : "unhealthy: " + gen->lastError());
     }
+  }
+  // Every loaded plugin's own health (the MCP adapter reports its required servers here).
+  for (const auto& [name, e] : snap->plugins->plugins()) {
+    bool healthy = e.gen->healthy();
+    add("plugin:" + name, healthy, healthy ? "" : "unhealthy: " + e.gen->lastError());
   }
   return all;
 }

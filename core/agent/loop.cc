@@ -252,6 +252,17 @@ Status plan(const Task& task, Plan* p) {
       wanted.push_back("load_skill");
     }
   }
+  // An agent's MCP servers contribute every tool the adapter exposes for them (SERVER__TOOL),
+  // as listed now: a tool-list change applies at the next task.
+  for (const auto& server : agent.mcp_servers) {
+    std::string prefix = server + "__";
+    for (const auto& [name, info] : offered) {
+      if (name.rfind(prefix, 0) == 0 &&
+          std::find(wanted.begin(), wanted.end(), name) == wanted.end()) {
+        wanted.push_back(name);
+      }
+    }
+  }
   for (const auto& name : wanted) {
     auto it = offered.find(name);
     if (it == offered.end()) return Status::notFound("no loaded plugin offers tool " + name);
