@@ -17,7 +17,8 @@ const std::string kAgentd = std::string(AGENTD_BIN_DIR) + "/agentd";
 const std::string kFixtures = AGENTD_FIXTURE_DIR;
 
 std::string configText(const std::string& good_so, bool broken_agent = true) {
-  return "[metrics]\nlisten = \"127.0.0.1:0\"\n\n[plugins]\ndrain_timeout_ms = 2000\n\n"
+  return "[server]\nlisten = \"127.0.0.1:0\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n\n"
+         "[plugins]\ndrain_timeout_ms = 2000\n\n"
          "[plugins.good]\npath = \"" + good_so + "\"\nconfig = { greeting = \"hi\" }\n\n"
          "[agents.main]\ntools = [\"echo\", \"add\"]\n\n" +
          (broken_agent ? "[agents.needs_missing]\ntools = [\"no_such_tool\"]\n" : "");
@@ -88,7 +89,8 @@ TEST(Serve, MetricsEndpointServesValidExposition) {
 
 // What scripts/run.sh starts: the embedded default with the first-party plugins.
 TEST(Serve, EmbeddedDefaultConfigRunsOffline) {
-  Subprocess p({kAgentd, "serve", "--config", std::string(AGENTD_SOURCE_DIR) + "/config/agentd.toml"},
+  Subprocess p({kAgentd, "serve", "--config", std::string(AGENTD_SOURCE_DIR) + "/config/agentd.toml",
+                "--listen", "127.0.0.1:0"},
                {{"AGENTD_PLUGIN_DIR", AGENTD_PLUGIN_DIR}, {"AGENTD_METRICS_LISTEN", "127.0.0.1:0"}});
   std::string addr = metricsAddress(p);
   ASSERT_FALSE(addr.empty()) << p.stderrText();
