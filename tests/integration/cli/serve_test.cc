@@ -122,7 +122,7 @@ TEST(Serve, SighupSwapsThePluginLibrary) {
   writeFile(dir + "/agentd.toml", configText(kFixtures + "/good_cpp_v2.so", true));
   p.signal(SIGHUP);
   std::string rejected = p.waitForStderr("configuration reload failed", 10s);
-  EXPECT_NE(rejected.find("agentd.toml:15:10: agents.needs_missing.tools[0]: no loaded plugin "
+  EXPECT_NE(rejected.find("agentd.toml:17:10: agents.needs_missing.tools[0]: no loaded plugin "
                           "offers tool 'no_such_tool'"),
             std::string::npos)
       << rejected;
