@@ -323,6 +323,34 @@ TEST(AgentLoop, StopDuringABashSleepLeavesNoProcessBehind) {
   EXPECT_TRUE(processesWith("sleep 31.4159").empty());
 }
 
+TEST(AgentLoop, SkillsAreListedInThePromptAndLoadedOnRequest) {
+  std::string dir = freshDir("agent");
+  std::string toml = scriptedConfig(
+      dir,
+      R"({"tool_calls":[{"id":"k","name":"load_skill","arguments":{"name":"write-tests"}}]})"
+      "\n"
+      R"({"content":"ok","tool_calls":[{"id":"d","name":"task_done"}]})"
+      "\n",
+      "[\"task_done\"]\nskills = [\"write-tests\"]");
+  toml = "[plugins.skills_dir]\npath = \"" + kPlugins +
+         "/skills_dir.so\"\nconfig = { directories = [\"" + std::string(AGENTD_SOURCE_DIR) +
+         "/config/skills\"] }\n" + toml;
+  Runtime rt(dir, toml);
+  TaskSpec spec;
+  spec.task = "add tests";
+  auto t = rt.submit(spec);
+  ASSERT_TRUE(Runtime::waitFinal(t));
+  EXPECT_EQ(t->state(), TaskState::kCompleted) << t->error();
+  auto messages = json::parse(t->messagesJson());
+  ASSERT_TRUE(messages.ok());
+  std::string system = (*messages)[0]["content"].GetString();
+  EXPECT_NE(system.find("# Skills"), std::string::npos) << system;
+  EXPECT_NE(system.find("- write-tests: "), std::string::npos) << system;
+  // load_skill was offered without being listed in tools, and returned the instructions.
+  std::string loaded = (*messages)[3]["content"].GetString();
+  EXPECT_NE(loaded.find("# Writing tests"), std::string::npos) << loaded;
+}
+
 TEST(AgentLoop, MustPatchRefusesAnEmptyPatchThenWritesIt) {
   std::string dir = freshDir("agent");
   std::string repo = dir + "/repo";
