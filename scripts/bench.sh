@@ -3,6 +3,12 @@
 # rewrites the generated tables in BENCHMARKS.md with the date, the machine and the figures.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# With AGENTD_BUILD_LOCK=FILE every configure and build holds flock(FILE), for machines where
+# several people build in one tree while the benchmarks run.
+if [ -n "${AGENTD_BUILD_LOCK:-}" ]; then
+  eval "unlocked_$(declare -f build)"
+  build() { (flock 9 && unlocked_build "$@") 9>"$AGENTD_BUILD_LOCK"; }
+fi
 install_packages "${AGENTD_BUILD_PKGS[@]}" python3
 build plugin_call_bench
 out="$BUILD_DIR/bench"
@@ -32,10 +38,22 @@ timeout 300 "$out/llm_concurrency_bench" --mode=client --calls=1000 --latency-ms
 timeout 300 "$out/llm_concurrency_bench" --mode=client --stream=1 --calls=1000 --latency-ms=50 \
   --rounds=7 > "$out/llm_concurrency_client_stream.json" 2>/dev/null
 
-# Agent loop: a 10-step task against the fake model server, `agentd run` beside a bare libcurl
-# loop posting the same request bodies; per-step overhead, peak RSS, start-up.
+# Agent loop: a 10-step task against the fake model server run by `agentd run` and by the peer
+# frameworks (@openai/agents, the Vercel `ai` SDK, on Node 22 from npm), each beside a bare
+# libcurl loop posting its own request bodies; per-step overhead, peak RSS, start-up.
+bash "$AGENTD_ROOT/tests/bench/peers/install.sh"
 build agentd raw_agent_loop agentd_fixture_plugins
-timeout 900 python3 "$AGENTD_ROOT/scripts/bench_agent.py" "$BUILD_DIR" "$out/agent.json" 30
+timeout 1800 python3 "$AGENTD_ROOT/scripts/bench_agent.py" "$BUILD_DIR" "$out/agent.json" 30 \
+  --peers "$AGENTD_ROOT/tests/bench/peers"
+
+# agentd serve as a whole: 1,000 tasks at once against a model answering after 50 ms (beside a
+# bare libcurl multi reference), start-up to /readyz with the first-party plugins (beside Node
+# services on the peers), config edits and plugin hot swaps while tasks run.
+build agentd agentd_fixture_plugins task_burst fake_model_native beast_baseline \
+  bash json_edit_tool mcp sequentialthinking skills_dir str_replace_based_edit_tool task_done
+rm -f "$out/system.json"
+timeout 1200 python3 "$AGENTD_ROOT/scripts/bench_system.py" "$BUILD_DIR" "$out/system.json" \
+  --peers "$AGENTD_ROOT/tests/bench/peers"
 
 # Serving: /livez requests/s under wrk beside a minimal Beast server (the floor), and agentd's
 # memory with 10,000 SSE streams open.

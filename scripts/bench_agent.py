@@ -1,22 +1,43 @@
 #!/usr/bin/env python3
-"""Agent loop benchmark for scripts/bench.sh: a 10-step task against the fake model server, run
-by `agentd run` (whole process: per-step overhead, peak RSS, start-up) beside a bare libcurl loop
-posting the exact same request bodies (captured from an agentd run) in the same order.
+"""Agent loop benchmark for scripts/bench.sh: the same 10-tool-call task against the same fake
+model server (OpenAI Chat Completions, x-fake-tool-turns: 10, one tool `noop` returning ""), run
+by `agentd run` and by the peer frameworks of tests/bench/peers/ (@openai/agents, the Vercel
+`ai` SDK; Node 22), each beside its floor: a bare libcurl loop (tests/bench/raw_agent_loop.cc)
+posting that framework's own captured request bodies in the same order. Runs are interleaved
+(framework, its floor, next framework, ...) so all see the same server and machine noise.
 
-Usage: bench_agent.py BUILD_DIR OUT_JSON [RUNS]. Binds 127.0.0.1 only; stops what it starts.
+Per run and framework: loop time (first model request to the final answer, measured inside the
+process: agentd's trajectory `execution_time`, the peers' own clock), model requests (counted by
+the server per x-fake-key), start-up (process start to the first request arriving at the
+server; both clocks are CLOCK_MONOTONIC), whole-process wall time and peak RSS (wait4
+ru_maxrss). Per-step overhead = (loop time - floor) / requests. A warm figure comes from tasks
+run one after another inside one long-lived process: `agentd serve` (POST /api/run; API tasks
+stream the model's answer, so its floor replays its own streamed bodies) and the peers' scripts
+repeating the task in the same process.
+
+Usage: bench_agent.py BUILD_DIR OUT_JSON [RUNS] [--peers DIR] [--warm N]
+Without --peers (or when DIR has no node_modules) only agentd runs. Binds 127.0.0.1 only; stops
+what it starts, by PID; every wait is bounded.
 """
+import argparse
+import http.client
 import json
 import os
 import re
-import resource
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
 STEPS = 10
+PEERS = [  # (name in the JSON, script in the peers directory, npm package whose version shows)
+    ("openai_agents", "openai_agents.mjs", "@openai/agents"),
+    ("ai", "vercel_ai.mjs", "ai"),
+]
 
 
 def start_fake_server(root):
@@ -29,36 +50,151 @@ def start_fake_server(root):
         if m:
             return p, int(m.group(1))
     p.kill()
+    p.wait()
     raise SystemExit("fake model server did not start")
 
 
-def run_agentd(build, config, tmp, i):
-    traj = os.path.join(tmp, f"t{i}.json")
-    t0 = time.perf_counter()
+def stop(p, timeout=20):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def attempts(port, key):
+    return json.load(urllib.request.urlopen(
+        f"http://127.0.0.1:{port}/_control/attempts?key={key}", timeout=10))
+
+
+def wait_process(p, timeout=120):
+    """wait4 with a bound: returns (exit code, rusage); kills the process when it overruns."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+        if pid == p.pid:
+            p.returncode = os.waitstatus_to_exitcode(status)
+            return p.returncode, usage
+        if time.monotonic() > deadline:
+            p.kill()
+            _, status, usage = os.wait4(p.pid, 0)
+            p.returncode = os.waitstatus_to_exitcode(status)
+            raise SystemExit(f"{p.args[0]} did not finish within {timeout} s")
+        time.sleep(0.0005)
+
+
+def run_agentd(build, config, tmp, key, port):
+    traj = os.path.join(tmp, f"t-{key}.json")
+    env = dict(os.environ, BENCH_FAKE_KEY=key)
+    t0 = time.monotonic()
     p = subprocess.Popen([os.path.join(build, "bin/agentd"), "run", "run the steps", "--config",
                           config, "--trajectory-file", traj],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(p.pid, 0)
-    wall = (time.perf_counter() - t0) * 1000
-    if os.waitstatus_to_exitcode(status) != 0:
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    code, usage = wait_process(p)
+    wall = (time.monotonic() - t0) * 1000
+    if code != 0:
         raise SystemExit("agentd run failed")
     with open(traj) as f:
         t = json.load(f)
-    steps = len(t["agent_steps"])
-    return {"wall_ms": wall, "loop_ms": t["execution_time"] * 1000, "steps": steps,
-            "maxrss_kib": usage.ru_maxrss}
+    a = attempts(port, key)
+    return {"wall_ms": wall, "loop_ms": t["execution_time"] * 1000,
+            "steps": len(t["agent_steps"]), "requests": a["attempts"],
+            "startup_ms": a["arrivals_ms"][0] - t0 * 1000, "maxrss_kib": usage.ru_maxrss}
 
 
-def main():
-    build, out = os.path.abspath(sys.argv[1]), sys.argv[2]
-    runs = int(sys.argv[3]) if len(sys.argv) > 3 else 30
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    tmp = tempfile.mkdtemp(prefix="agentd-bench-agent-")
-    server, port = start_fake_server(root)
-    try:
-        config = os.path.join(tmp, "agentd.toml")
-        with open(config, "w") as f:
-            f.write(f"""[logging]
+def run_peer(node, script, port, key, warm=0):
+    t0 = time.monotonic()
+    p = subprocess.Popen([node, script, f"http://127.0.0.1:{port}/v1", key, str(warm)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         cwd=os.path.dirname(script))
+    # The output is one short line, so reading it after the exit cannot block the child.
+    code, usage = wait_process(p)
+    wall = (time.monotonic() - t0) * 1000
+    out, err = p.stdout.read().decode(), p.stderr.read().decode()
+    if code != 0:
+        raise SystemExit(f"{os.path.basename(script)} failed: {err[-2000:]}")
+    r = json.loads(out.strip().splitlines()[-1])
+    if not r["text"].startswith("done after"):
+        raise SystemExit(f"{os.path.basename(script)}: unexpected answer {r['text']!r}")
+    a = attempts(port, key)
+    return {"wall_ms": wall, "loop_ms": r["loop_ms"], "requests": a["attempts"],
+            "startup_ms": a["arrivals_ms"][0] - t0 * 1000, "maxrss_kib": usage.ru_maxrss,
+            "warm_loop_ms": r["warm_loop_ms"], "version": r["version"], "node": r["node"]}
+
+
+def floor_ms(build, port, bodies_path, reps=3):
+    raw = subprocess.run([os.path.join(build, "bench/raw_agent_loop"),
+                          f"http://127.0.0.1:{port}/v1/chat/completions", bodies_path, str(reps),
+                          "Authorization: Bearer k", f"x-fake-tool-turns: {STEPS}"],
+                         capture_output=True, text=True, timeout=300)
+    if raw.returncode != 0:
+        raise SystemExit(f"raw_agent_loop failed: {raw.stderr}")
+    return json.loads(raw.stdout)["median_ms"]
+
+
+def save_bodies(port, key, path):
+    with open(path, "w") as f:
+        json.dump(attempts(port, key)["bodies"], f)
+
+
+class AgentdServe:
+    """A long-lived `agentd serve` on the same config: tasks one after another (warm)."""
+
+    def __init__(self, build, config, key):
+        env = dict(os.environ, BENCH_FAKE_KEY=key, LOG_LEVEL="info")
+        self.p = subprocess.Popen([os.path.join(build, "bin/agentd"), "serve", "--config", config,
+                                   "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                  env=env)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            m = re.search(r'"api":"127\.0\.0\.1:(\d+)"', self.p.stderr.readline())
+            if m:
+                self.port = int(m.group(1))
+                break
+        else:
+            stop(self.p)
+            raise SystemExit("agentd serve did not start")
+        # Logs go on being written; drain them so the pipe never fills.
+        self.drain = threading.Thread(target=self.p.stderr.read, daemon=True)
+        self.drain.start()
+
+    def task(self):
+        """Runs one task; returns its execution_time in ms (from the `complete` event)."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        c.request("POST", "/api/run", body=json.dumps({"task": "run the steps"}),
+                  headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        body = json.loads(r.read())
+        if r.status != 202:
+            raise SystemExit(f"POST /api/run: {r.status} {body}")
+        c.request("GET", f"/api/tasks/{body['task_id']}/stream")
+        r = c.getresponse()
+        event = None
+        while True:
+            line = r.readline()
+            if not line:
+                raise SystemExit("task stream ended before `complete`")
+            line = line.decode().rstrip("\r\n")
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event in ("complete", "error"):
+                data = json.loads(line.split(":", 1)[1])
+                c.close()
+                if event == "error":
+                    raise SystemExit(f"agentd serve task failed: {data}")
+                return data["data"]["execution_time"] * 1000
+
+    def close(self):
+        stop(self.p)
+        self.drain.join(timeout=10)
+
+
+def write_config(path, build, port, tmp):
+    with open(path, "w") as f:
+        f.write(f"""[logging]
 level = "warn"
 [reload]
 watch = false
@@ -69,7 +205,7 @@ path = "{build}/tests/fixtures/plugins/good_cpp.so"
 type = "openai"
 base_url = "http://127.0.0.1:{port}/v1"
 api_key = "k"
-headers = {{ "x-fake-tool-turns" = "{STEPS}" }}
+headers = {{ "x-fake-key" = "${{BENCH_FAKE_KEY:-default}}", "x-fake-tool-turns" = "{STEPS}" }}
 [models.m]
 provider = "fake"
 model = "fake-model"
@@ -79,48 +215,107 @@ max_steps = {STEPS + 5}
 tools = ["noop"]
 working_dir = "{tmp}/ws"
 """)
-        # One run with its own key captures the exact request bodies agentd sends.
-        with open(config) as f:
-            text = f.read()
-        capture = text.replace('"x-fake-tool-turns"', '"x-fake-key" = "capture", "x-fake-tool-turns"')
-        capture_config = os.path.join(tmp, "capture.toml")
-        with open(capture_config, "w") as f:
-            f.write(capture)
-        run_agentd(build, capture_config, tmp, "capture")
-        attempts = json.load(urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/_control/attempts?key=capture", timeout=10))
-        bodies_path = os.path.join(tmp, "bodies.json")
-        with open(bodies_path, "w") as f:
-            json.dump(attempts["bodies"], f)
-        raw_cmd = [os.path.join(build, "bench/raw_agent_loop"),
-                   f"http://127.0.0.1:{port}/v1/chat/completions", bodies_path, "3",
-                   "Authorization: Bearer k", f"x-fake-tool-turns: {STEPS}"]
-        # Interleaved, so both see the same server and the same machine noise.
-        agentd, raw_ms = [], []
-        for i in range(runs):
-            agentd.append(run_agentd(build, config, tmp, i))
-            raw = json.loads(subprocess.run(raw_cmd, capture_output=True, text=True,
-                                            timeout=600).stdout)
-            raw_ms.append(raw["median_ms"])
-    finally:
-        server.kill()
-        server.wait()
-    steps = agentd[0]["steps"]
-    loop = statistics.median(r["loop_ms"] for r in agentd)
-    wall = statistics.median(r["wall_ms"] for r in agentd)
-    result = {
-        "steps": steps,
-        "runs": runs,
-        "agentd_loop_ms": loop,
-        "agentd_wall_ms": wall,
-        "agentd_startup_and_exit_ms": wall - loop,
-        "raw_ms": statistics.median(raw_ms),
-        "overhead_per_step_ms": (loop - statistics.median(raw_ms)) / steps,
-        "agentd_peak_rss_mib": max(r["maxrss_kib"] for r in agentd) / 1024,
+
+
+def summary(runs, floors, warm_loops, warm_floor):
+    loop = statistics.median(r["loop_ms"] for r in runs)
+    requests = runs[0]["requests"]
+    floor = statistics.median(floors)
+    out = {
+        "runs": len(runs),
+        "requests": requests,
+        "requests_all_equal": all(r["requests"] == requests for r in runs),
+        "loop_ms": loop,
+        "floor_ms": floor,
+        "overhead_per_step_ms": (loop - floor) / requests,
+        "wall_ms": statistics.median(r["wall_ms"] for r in runs),
+        "startup_ms": statistics.median(r["startup_ms"] for r in runs),
+        "peak_rss_mib": max(r["maxrss_kib"] for r in runs) / 1024,
+        "median_rss_mib": statistics.median(r["maxrss_kib"] for r in runs) / 1024,
     }
-    with open(out, "w") as f:
-        json.dump(result, f)
-    print(json.dumps(result))
+    if warm_loops:
+        w = statistics.median(warm_loops)
+        out.update({"warm_runs": len(warm_loops), "warm_loop_ms": w, "warm_floor_ms": warm_floor,
+                    "warm_overhead_per_step_ms": (w - warm_floor) / requests})
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build")
+    ap.add_argument("out")
+    ap.add_argument("runs", nargs="?", type=int, default=30)
+    ap.add_argument("--peers", default="")
+    ap.add_argument("--warm", type=int, default=5, help="warm tasks per run and framework")
+    args = ap.parse_args()
+    build = os.path.abspath(args.build)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    peers_dir = os.path.abspath(args.peers) if args.peers else ""
+    node = os.path.join(peers_dir, "node_modules/.bin/node") if peers_dir else ""
+    peers = [p for p in PEERS if node and os.path.exists(node)]
+    tmp = tempfile.mkdtemp(prefix="agentd-bench-agent-")
+    server, port = start_fake_server(root)
+    serve = None
+    try:
+        config = os.path.join(tmp, "agentd.toml")
+        write_config(config, build, port, tmp)
+        # One run per framework with its own key captures the exact request bodies it sends.
+        bodies = {"agentd": os.path.join(tmp, "bodies-agentd.json")}
+        run_agentd(build, config, tmp, "agentd-capture", port)
+        save_bodies(port, "agentd-capture", bodies["agentd"])
+        for name, script, _ in peers:
+            run_peer(node, os.path.join(peers_dir, script), port, f"{name}-capture")
+            bodies[name] = os.path.join(tmp, f"bodies-{name}.json")
+            save_bodies(port, f"{name}-capture", bodies[name])
+        serve = AgentdServe(build, config, "agentd-serve")
+        serve.task()  # warm-up, and the streamed bodies of one task for its floor
+        bodies["agentd_serve"] = os.path.join(tmp, "bodies-agentd-serve.json")
+        with open(bodies["agentd_serve"], "w") as f:
+            json.dump(attempts(port, "agentd-serve")["bodies"][-(STEPS + 1):], f)
+
+        results = {n: [] for n in ["agentd"] + [p[0] for p in peers]}
+        floors = {n: [] for n in bodies}
+        warm = {n: [] for n in results}
+        for i in range(args.runs):
+            results["agentd"].append(run_agentd(build, config, tmp, f"agentd-{i}", port))
+            floors["agentd"].append(floor_ms(build, port, bodies["agentd"]))
+            for _ in range(args.warm):
+                warm["agentd"].append(serve.task())
+            floors["agentd_serve"].append(floor_ms(build, port, bodies["agentd_serve"]))
+            for name, script, _ in peers:
+                path = os.path.join(peers_dir, script)
+                results[name].append(run_peer(node, path, port, f"{name}-{i}"))
+                floors[name].append(floor_ms(build, port, bodies[name]))
+                if args.warm:
+                    warm[name] += run_peer(node, path, port, f"{name}-warm-{i}",
+                                           args.warm)["warm_loop_ms"]
+    finally:
+        if serve is not None:
+            serve.close()
+        stop(server)
+    agentd = summary(results["agentd"], floors["agentd"], warm["agentd"],
+                     statistics.median(floors["agentd_serve"]))
+    agentd["steps"] = results["agentd"][0]["steps"]
+    out = {
+        # The keys of the first version of this benchmark (BENCHMARKS.md's agent section).
+        "steps": agentd["requests"],
+        "runs": args.runs,
+        "agentd_loop_ms": agentd["loop_ms"],
+        "agentd_wall_ms": agentd["wall_ms"],
+        "agentd_startup_and_exit_ms": agentd["wall_ms"] - agentd["loop_ms"],
+        "raw_ms": agentd["floor_ms"],
+        "overhead_per_step_ms": agentd["overhead_per_step_ms"],
+        "agentd_peak_rss_mib": agentd["peak_rss_mib"],
+        "frameworks": {"agentd": dict(agentd, label="agentd", version="")},
+    }
+    for name, _, package in peers:
+        s = summary(results[name], floors[name], warm[name], statistics.median(floors[name]))
+        s.update(label=package, version=results[name][0]["version"],
+                 node=results[name][0]["node"])
+        out["frameworks"][name] = s
+    with open(args.out, "w") as f:
+        json.dump(out, f, indent=1)
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":
