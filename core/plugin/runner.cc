@@ -5,12 +5,41 @@
 
 #include "plugin/host.h"
 
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+
+#include "observability/metrics.h"
+
 namespace agentd::plugin {
 
 ToolRunner::ToolRunner(PluginHost& host, Options options)
     : host_(host), pool_(options.threads, options.max_queue, "agentd-tool") {}
 
 namespace {
+
+// agentd_tool_calls_total{tool,result} and agentd_tool_call_duration_seconds{tool}: tool names
+// are bounded by what the loaded plugins offer.
+void recordCall(const std::string& tool, const ToolResult& r, double seconds) {
+  static auto& calls = prometheus::BuildCounter()
+                           .Name("agentd_tool_calls_total")
+                           .Help("Tool calls through the tool runner, by tool and result.")
+                           .Register(metrics::registry());
+  static auto& duration = prometheus::BuildHistogram()
+                              .Name("agentd_tool_call_duration_seconds")
+                              .Help("Time of a tool call through the tool runner, by tool.")
+                              .Register(metrics::registry());
+  const char* result = r.ok                             ? "ok"
+                       : r.status == AGENTD_ETIMEDOUT   ? "timeout"
+                       : r.status == AGENTD_ECANCELED   ? "cancelled"
+                       : r.status == AGENTD_ENOTFOUND   ? "not_found"
+                                                        : "error";
+  calls.Add({{"tool", tool}, {"result", result}}).Increment();
+  duration.Add({{"tool", tool}}, metrics::durationBuckets()).Observe(seconds);
+}
+
+double since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
 
 ToolResult errorResult(agentd_status status, std::string message) {
   ToolResult r;
@@ -34,8 +63,10 @@ ToolResult ToolRunner::run(const std::string& tool, const std::string& args_json
   auto cancel = ctx.cancel;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   cancel->setDeadline(deadline);
-  bool queued = pool_.submit([this, shared, tool, args_json, ctx = std::move(ctx)] {
+  auto start = std::chrono::steady_clock::now();
+  bool queued = pool_.submit([this, shared, tool, args_json, ctx = std::move(ctx), start] {
     ToolResult r = host_.call(tool, args_json, ctx);
+    recordCall(tool, r, since(start));
     std::lock_guard<std::mutex> lock(shared->mu);
     shared->result = std::move(r);
     shared->done = true;
@@ -56,13 +87,15 @@ void ToolRunner::runAsync(const std::string& tool, const std::string& args_json,
   if (ctx.cancel == nullptr) ctx.cancel = std::make_shared<CancelState>();
   ctx.cancel->setDeadline(std::chrono::steady_clock::now() + timeout);
   auto cb = std::make_shared<std::function<void(ToolResult)>>(std::move(done));
-  bool queued = pool_.submit([this, tool, args_json, ctx = std::move(ctx), cb, timeout] {
+  auto start = std::chrono::steady_clock::now();
+  bool queued = pool_.submit([this, tool, args_json, ctx = std::move(ctx), cb, timeout, start] {
     ToolResult r = host_.call(tool, args_json, ctx);
     if (!r.ok && ctx.cancel->expired()) {
       r.error = "tool " + tool + " timed out after " + std::to_string(timeout.count()) +
                 " ms: " + r.error;
       r.status = AGENTD_ETIMEDOUT;
     }
+    recordCall(tool, r, since(start));
     (*cb)(std::move(r));
   });
   if (!queued) (*cb)(errorResult(AGENTD_ERR, "tool pool is full; try again later"));

@@ -2,10 +2,12 @@
 #include "plugin/runner.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
 
 #include <future>
 #include <thread>
 
+#include "observability/metrics.h"
 #include "plugin/host.h"
 #include "unit/plugin/fixture_paths.h"
 
@@ -31,6 +33,24 @@ TEST_F(RunnerTest, ReturnsResultWithinTimeout) {
   ToolResult r = runner_.run("echo", R"({"text":"x"})", {}, 5000ms);
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.output, "x");
+}
+
+TEST_F(RunnerTest, CallsAreCountedByToolAndResult) {
+  auto value = [](const std::string& series) {
+    prometheus::TextSerializer s;
+    std::string text = s.Serialize(metrics::registry().Collect());
+    size_t at = text.find("\n" + series + " ");
+    return at == std::string::npos ? 0.0 : std::stod(text.substr(at + series.size() + 2));
+  };
+  const std::string ok = R"(agentd_tool_calls_total{result="ok",tool="noop"})";
+  const std::string failed = R"(agentd_tool_calls_total{result="error",tool="fail"})";
+  double ok0 = value(ok), failed0 = value(failed);
+  EXPECT_TRUE(runner_.run("noop", "{}", {}, 5000ms).ok);
+  EXPECT_TRUE(runner_.run("noop", "{}", {}, 5000ms).ok);
+  EXPECT_FALSE(runner_.run("fail", "{}", {}, 5000ms).ok);
+  EXPECT_EQ(value(ok) - ok0, 2);
+  EXPECT_EQ(value(failed) - failed0, 1);
+  EXPECT_GE(value(R"(agentd_tool_call_duration_seconds_count{tool="noop"})"), 2);
 }
 
 TEST_F(RunnerTest, UncooperativePluginTimesOutAsToolError) {
