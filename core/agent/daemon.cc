@@ -225,8 +225,9 @@ bool Daemon::ready(std::vector<ReadinessCheck>* checks) const {
   }
   // Every loaded plugin's own health (the MCP adapter reports its required servers here).
   for (const auto& [name, e] : snap->plugins->plugins()) {
+    // (last_error() belongs to the control thread, so the detail stays generic here.)
     bool healthy = e.gen->healthy();
-    add("plugin:" + name, healthy, healthy ? "" : "unhealthy: " + e.gen->lastError());
+    add("plugin:" + name, healthy, healthy ? "" : "its health check fails");
   }
   return all;
 }
@@ -287,7 +288,7 @@ Status Daemon::apply(const std::shared_ptr<const config::Config>& next,
     return refs;
   }
 
-  std::lock_guard<std::mutex> lock(agents_mu_);
+  std::unique_lock<std::mutex> lock(agents_mu_);
   // Agents whose own settings changed or whose tools now come from another generation.
   std::vector<std::string> touched;
   for (auto& [name, a] : agents_) {
@@ -305,10 +306,16 @@ Status Daemon::apply(const std::shared_ptr<const config::Config>& next,
     touched.push_back(name);
   }
 
-  host_.commit(*set);
+  lock.unlock();
+  // Publish first, so nothing reads the retiring generations; then drain them without holding
+  // the agents' lock (the io thread needs it to start tasks and answer probes meanwhile).
   snapshot_.store(
       std::make_shared<const Snapshot>(Snapshot{next, *set, llm, old->generation + 1}));
+  host_.commit(*set);
+  tasks_->setLimits(agent::TaskManager::Limits{next->server.max_concurrent_tasks,
+                                               next->server.max_queued_tasks, 1000});
 
+  lock.lock();
   for (auto it = agents_.begin(); it != agents_.end();) {
     std::string name = it->first;
     ++it;
@@ -318,6 +325,7 @@ Status Daemon::apply(const std::shared_ptr<const config::Config>& next,
     if (!agents_.count(name)) addAgent(ac);
   }
   for (const auto& name : touched) {
+    if (!agents_.count(name)) continue;
     Agent& a = agents_.at(name);
     a.config = next->agents.at(name);
     if (a.lifecycle->state() != AgentState::kReloading) continue;

@@ -224,10 +224,11 @@ Status plan(const Task& task, Plan* p) {
   }
   p->max_steps = spec.max_steps > 0 ? spec.max_steps : agent.max_steps;
   p->working_dir = spec.working_dir.empty() ? agent.working_dir : spec.working_dir;
-  if (p->working_dir.empty()) p->working_dir = fs::current_path().string();
   std::error_code ec;
+  if (p->working_dir.empty()) p->working_dir = fs::current_path(ec).string();
   fs::create_directories(p->working_dir, ec);
-  if (!fs::is_directory(p->working_dir)) {
+  std::error_code dir_ec;
+  if (p->working_dir.empty() || !fs::is_directory(p->working_dir, dir_ec)) {
     return Status::invalidArgument("working directory " + p->working_dir +
                                    " does not exist and cannot be created" +
                                    (ec ? ": " + ec.message() : ""));
@@ -326,13 +327,30 @@ class Run {
  public:
   Run(std::shared_ptr<Task> task, RunEnv env) : task_(std::move(task)), env_(env) {}
 
+  // Runs the task; whatever happens, it ends in a final state with its `end` event.
   awaitable<void> go() {
+    std::string failure;
+    try {
+      co_await body();
+    } catch (const std::exception& e) {
+      failure = std::string("internal error: ") + e.what();
+    } catch (...) {
+      failure = "internal error";
+    }
+    if (!failure.empty() && !finished_) {
+      log::error("task failed with an exception", {{"task_id", task_->id()}, {"error", failure}});
+      finish(TaskState::kFailed, "", failure);
+    }
+  }
+
+ private:
+  awaitable<void> body() {
     task_->setState(TaskState::kRunning);
     Status st = plan(*task_, &p_);
     const TaskSpec& spec = task_->spec();
     if (!spec.trajectory_file.empty()) {
-      rec_ = std::make_unique<TrajectoryRecorder>(spec.trajectory_file, spec.task, p_.provider,
-                                                  p_.model, p_.max_steps);
+      rec_ = std::make_unique<TrajectoryRecorder>(resolve(spec.trajectory_file), spec.task,
+                                                  p_.provider, p_.model, p_.max_steps);
       Status opened = rec_->open();
       if (!opened.isOk()) {
         log::warn("no event log for task", {{"task_id", task_->id()}, {"error", opened.message()}});
@@ -370,7 +388,6 @@ class Run {
                ") without completing");
   }
 
- private:
   // One model call and the tool calls it asks for. Returns true when the task ended.
   awaitable<bool> step(int step) {
     auto step_start = Clock::now();
@@ -534,7 +551,7 @@ class Run {
       *refusal = kEmptyPatchMessage;
       return false;
     }
-    const std::string& path = task_->spec().patch_path;
+    const std::string path = resolve(task_->spec().patch_path);
     if (!path.empty()) {
       std::error_code ec;
       fs::path parent = fs::path(path).parent_path();
@@ -542,6 +559,12 @@ class Run {
       std::ofstream(path, std::ios::binary | std::ios::trunc) << *diff;
     }
     return true;
+  }
+
+  // A relative output path lives in the task's working directory.
+  std::string resolve(const std::string& path) const {
+    if (path.empty() || path.front() == '/' || p_.working_dir.empty()) return path;
+    return (fs::path(p_.working_dir) / path).string();
   }
 
   void publishMessages() {
@@ -562,6 +585,8 @@ class Run {
   }
 
   void finish(TaskState state, const std::string& final_result, const std::string& error) {
+    if (finished_) return;
+    finished_ = true;
     double exec = std::chrono::duration<double>(Clock::now() - started_).count();
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.6f", exec);
@@ -601,6 +626,7 @@ class Run {
   uint64_t token_ = 0;
   Clock::time_point started_;
   int steps_ = 0;
+  bool finished_ = false;
 };
 
 awaitable<void> runTask(std::shared_ptr<Task> task, RunEnv env) {

@@ -43,24 +43,30 @@ Result<std::shared_ptr<Task>> TaskManager::submit(TaskSpec spec,
                                                   std::shared_ptr<const Snapshot> snapshot) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!open_) return Status::failedPrecondition("agentd is shutting down");
-  if (static_cast<int>(queue_.size()) >= limits_.max_queued &&
-      running_ >= limits_.max_concurrent) {
+  auto task = std::make_shared<Task>(newTaskId(++counter_), std::move(spec), std::move(snapshot));
+  queue_.push_back(task);
+  pump();
+  // Whatever could not start waits, but only up to max_queued (whichever limit binds).
+  if (!queue_.empty() && queue_.back() == task &&
+      static_cast<int>(queue_.size()) > limits_.max_queued) {
+    queue_.pop_back();
     return Status::unavailable("task queue is full (" + std::to_string(limits_.max_queued) +
                                " waiting)");
   }
-  auto task = std::make_shared<Task>(newTaskId(++counter_), std::move(spec), std::move(snapshot));
   tasks_[task->id()] = task;
   order_.push_back(task);
-  queue_.push_back(task);
-  // Forget the oldest finished tasks beyond the bound.
+  // Forget the oldest finished tasks beyond the bound (wherever they are in the order).
   size_t finished = 0;
   for (const auto& t : order_) finished += isFinal(t->state()) ? 1 : 0;
-  while (finished > limits_.keep_finished && !order_.empty() && isFinal(order_.front()->state())) {
-    tasks_.erase(order_.front()->id());
-    order_.pop_front();
-    --finished;
+  for (auto it = order_.begin(); finished > limits_.keep_finished && it != order_.end();) {
+    if (isFinal((*it)->state())) {
+      tasks_.erase((*it)->id());
+      it = order_.erase(it);
+      --finished;
+    } else {
+      ++it;
+    }
   }
-  pump();
   return task;
 }
 
@@ -69,8 +75,14 @@ void TaskManager::pump() {
     std::shared_ptr<Task> t = *it;
     if (t->stopRequested()) {
       it = queue_.erase(it);
-      t->finish(t->interrupted() ? TaskState::kInterrupted : TaskState::kCancelled, "",
-                t->interrupted() ? "interrupted by shutdown" : "stopped before it started");
+      TaskState state = t->interrupted() ? TaskState::kInterrupted : TaskState::kCancelled;
+      std::string why = t->interrupted() ? "interrupted by shutdown" : "stopped before it started";
+      // The same closing events a running task sends, so stream listeners end too.
+      t->emit(EventType::kError, 0,
+              "{\"error\":\"" + why + "\",\"state\":\"" + taskStateName(state) +
+                  "\",\"steps\":0}");
+      t->emit(EventType::kEnd, 0, std::string("{\"state\":\"") + taskStateName(state) + "\"}");
+      t->finish(state, "", why);
       boost::asio::post(io_, [this, t] { done(t); });
       continue;
     }

@@ -849,9 +849,24 @@ std::vector<std::string> changedKeys(const Config& a, const Config& b) {
 }
 
 const std::vector<std::string>& restartOnlyKeys() {
-  static const std::vector<std::string> keys = {"server.listen", "metrics.listen",
-                                                "plugins.state_dir"};
+  // Read once at start-up: the listeners, the API's auth, limits and CORS, and the plugin host's
+  // state directory, pool and drain time. (A key here also covers the keys below it.)
+  static const std::vector<std::string> keys = {
+      "server.listen",          "server.auth",           "server.rate_limit",
+      "server.cors_origins",    "server.max_body_bytes", "server.max_header_bytes",
+      "server.request_timeout_seconds", "metrics.listen", "plugins.state_dir",
+      "plugins.workers",        "plugins.drain_timeout_ms"};
   return keys;
+}
+
+bool isRestartOnly(const std::string& key) {
+  for (const auto& r : restartOnlyKeys()) {
+    if (key == r || (key.size() > r.size() && key.compare(0, r.size(), r) == 0 &&
+                     (key[r.size()] == '.' || key[r.size()] == '['))) {
+      return true;
+    }
+  }
+  return false;
 }
 
 std::string jsonSchema() {

@@ -185,8 +185,10 @@ std::string renderToml(const Config& cfg, bool redact = true);
 std::string renderJson(const Config& cfg, bool redact = true);
 // Dotted key paths whose effective values differ between a and b (secrets compared, not shown).
 std::vector<std::string> changedKeys(const Config& a, const Config& b);
-// Keys that cannot change without a restart.
+// Keys that cannot change without a restart (each also covers the keys below it).
 const std::vector<std::string>& restartOnlyKeys();
+// True when changing key needs a restart.
+bool isRestartOnly(const std::string& key);
 // The JSON Schema (draft 2020-12) of the configuration file, generated from the same schema the
 // loader uses.
 std::string jsonSchema();

@@ -116,7 +116,6 @@ void Reloader::start() {
     next_poll_ = interval.count() > 0 ? std::chrono::steady_clock::now() + interval
                                       : std::chrono::steady_clock::time_point::max();
   }
-  worker_ = std::thread([this] { run(); });
   if (cfg->reload.watch) {
     auto w = DirectoryWatcher::start(watchDirs(*cfg), [this](const std::string& what) {
       notify(what);
@@ -128,16 +127,18 @@ void Reloader::start() {
                 {{"error", w.status().message()}});
     }
   }
+  worker_ = std::thread([this] { run(); });
 }
 
 void Reloader::stop() {
-  watcher_.reset();
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
+  // The worker may use the watcher until it has stopped.
   if (worker_.joinable()) worker_.join();
+  watcher_.reset();
 }
 
 void Reloader::notify(const std::string& what) {
@@ -273,9 +274,7 @@ ReloadOutcome Reloader::transaction(const std::string& trigger, bool count_noop)
   o.changed = changedKeys(*cur, **next);
   std::vector<std::string> restart;
   for (const auto& k : o.changed) {
-    for (const auto& r : restartOnlyKeys()) {
-      if (k == r) restart.push_back(k);
-    }
+    if (isRestartOnly(k)) restart.push_back(k);
   }
   if (!restart.empty()) {
     o.result = ReloadResult::kRestartRequired;

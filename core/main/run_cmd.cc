@@ -202,8 +202,11 @@ agent::TaskSpec specFrom(const RunOptions& o, const Session& s, std::string task
   spec.max_steps = o.max_steps;
   spec.working_dir = o.working_dir;
   spec.must_patch = o.must_patch;
-  spec.patch_path = o.patch_path;
-  spec.trajectory_file = o.trajectory_file.empty() ? defaultTrajectoryPath() : o.trajectory_file;
+  // Relative paths on the command line mean the current directory.
+  spec.trajectory_file = fs::absolute(o.trajectory_file.empty() ? defaultTrajectoryPath()
+                                                                : o.trajectory_file)
+                             .string();
+  if (!o.patch_path.empty()) spec.patch_path = fs::absolute(o.patch_path).string();
   spec.stream = false;  // the progress lines show whole answers, not deltas
   return spec;
 }

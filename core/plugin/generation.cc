@@ -411,9 +411,10 @@ Status Generation::reconfigure(const std::string& config_json) {
 }
 
 bool Generation::healthy() {
-  if (desc_->health == nullptr) return true;
+  // The gate first: a retired generation's descriptor may be unmapped.
   GateGuard guard(gate_);
-  return guard.entered() && desc_->health(instance_) == AGENTD_OK;
+  if (!guard.entered()) return false;
+  return desc_->health == nullptr || desc_->health(instance_) == AGENTD_OK;
 }
 
 std::string Generation::lastError() {
@@ -424,9 +425,8 @@ std::string Generation::lastError() {
 }
 
 void Generation::endTask(std::string_view task_id) {
-  if (desc_->end_task == nullptr) return;
   GateGuard guard(gate_);
-  if (guard.entered()) desc_->end_task(instance_, toStr(task_id));
+  if (guard.entered() && desc_->end_task != nullptr) desc_->end_task(instance_, toStr(task_id));
 }
 
 RetireOutcome Generation::retire(std::chrono::milliseconds drain_timeout) {

@@ -66,8 +66,8 @@ bool validPluginName(const char* name) {
 // Size of the descriptor a plugin of ABI 1.minor must provide (all 1.x fields are 1.0 fields).
 size_t requiredDescriptorSize(uint32_t /*minor*/) { return sizeof(agentd_plugin); }
 
-Status copyToUniquePath(const std::string& src, const std::string& dir, const std::string& stem,
-                        const std::string& sha, std::string* out) {
+Status copyToUniquePath(const std::string& src, std::string_view bytes, const std::string& dir,
+                        const std::string& stem, const std::string& sha, std::string* out) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Status::ioError("cannot create plugin copy directory " + dir + ": " + ec.message());
@@ -75,16 +75,26 @@ Status copyToUniquePath(const std::string& src, const std::string& dir, const st
   for (int attempt = 0; attempt < 100; ++attempt) {
     std::string path = dir + "/" + stem + "." + std::to_string(getpid()) + "." +
                        std::to_string(counter.fetch_add(1)) + "." + sha.substr(0, 8) + ".so";
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0500);
+    // Written through the descriptor that created it (a non-root owner cannot reopen a 0500
+    // file for writing), then made read-only.
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
     if (fd < 0) {
       if (errno == EEXIST) continue;
       return Status::ioError("cannot create " + path + ": " + std::strerror(errno));
     }
+    size_t off = 0;
+    while (off < bytes.size()) {
+      ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    bool ok = off == bytes.size() && ::fchmod(fd, 0500) == 0;
+    int err = errno;
     ::close(fd);
-    fs::copy_file(src, path, fs::copy_options::overwrite_existing, ec);
-    if (ec) {
-      fs::remove(path);
-      return Status::ioError("cannot copy " + src + " to " + path + ": " + ec.message());
+    if (!ok) {
+      fs::remove(path, ec);
+      return Status::ioError("cannot copy " + src + " to " + path + ": " + std::strerror(err));
     }
     *out = path;
     return Status::ok();
@@ -124,7 +134,7 @@ Result<std::unique_ptr<Library>> Library::open(const std::string& path,
   lib->source_path_ = path;
   lib->sha256_ = sha;
   std::string stem = fs::path(path).stem().string();
-  Status st = copyToUniquePath(path, copy_dir, stem, sha, &lib->copy_path_);
+  Status st = copyToUniquePath(path, data, copy_dir, stem, sha, &lib->copy_path_);
   if (!st.isOk()) {
     *why = LoadFailure::kNotFound;
     return st;

@@ -269,6 +269,13 @@ struct Api::Impl {
       AuthFailure failure{};
       auto p = auth->check(req, need, &failure);
       if (!p) {
+        // Failed attempts draw from the client address's bucket: guessing is throttled too.
+        if (double wait = limiter->take("addr:" + req.remote_addr); wait > 0) {
+          HttpResponse r = HttpResponse::error(429, "rate limit exceeded; retry later");
+          r.headers.emplace_back("Retry-After",
+                                 std::to_string(static_cast<int>(std::ceil(wait))));
+          return r;
+        }
         HttpResponse r = HttpResponse::error(failure.status, failure.message);
         if (failure.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
         return r;
@@ -460,6 +467,17 @@ struct Api::Impl {
     if (!spec.working_dir.empty() && spec.working_dir.front() != '/') {
       return HttpResponse::error(400, "working_dir must be an absolute path");
     }
+    // Files the daemon writes for a client stay inside the task's working directory.
+    for (const auto& [field, value] : {std::pair<const char*, std::string*>{"trajectory_file",
+                                                                          &spec.trajectory_file},
+                                      {"patch_path", &spec.patch_path}}) {
+      if (value->empty()) continue;
+      if (value->front() == '/' || value->find("..") != std::string::npos) {
+        return HttpResponse::error(400, std::string(field) +
+                                            " must be a relative path without '..' (it is "
+                                            "written inside the task's working directory)");
+      }
+    }
     const config::Config& cfg = *daemon.snapshot()->config;
     if (!spec.model.empty() && !cfg.models.count(spec.model)) {
       return HttpResponse::error(400, "no model named '" + spec.model + "' is configured");
@@ -597,9 +615,15 @@ struct Api::Impl {
                                        stateName(daemon.agentStates().at(name)) + "\"}");
   }
 
+  std::atomic<bool> reloading{false};
+
   void reload(Respond respond) {
-    // Reloading loads plugins and waits for drains: never on the io thread.
-    if (admin_thread.joinable()) admin_thread.join();
+    // Reloading loads plugins and waits for drains: never on the io thread, one at a time.
+    if (reloading.exchange(true)) {
+      respond(HttpResponse::error(409, "a reload requested here is still running"));
+      return;
+    }
+    if (admin_thread.joinable()) admin_thread.join();  // finished: it cleared `reloading`
     admin_thread = std::thread([this, respond = std::move(respond)] {
       config::ReloadOutcome o = daemon.reloader().reloadNow("POST /admin/reload");
       int status = 200;
@@ -617,6 +641,7 @@ struct Api::Impl {
                       json::quote(o.sha256) + ",\"changed\":" + changed +
                       (status == 200 ? ",\"message\":" : ",\"error\":") + json::quote(o.message) +
                       "}"));
+      reloading.store(false);
     });
   }
 
@@ -694,16 +719,20 @@ struct Api::Impl {
       auto t = *task;
       auto fired = std::make_shared<std::atomic<bool>>(false);
       auto token = std::make_shared<std::atomic<uint64_t>>(0);
+      std::weak_ptr<agent::Task> weak = t;  // the subscriber lives in the task: no cycle
       token->store(t->subscribe(
           0,
-          [this, t, c, on_delta, done, fired, session](const agent::Event& e) {
+          [this, weak, c, on_delta, done, fired, session, token](const agent::Event& e) {
             if (e.type == agent::EventType::kModelDelta && on_delta) {
               auto d = json::parse(e.data);
               if (d.ok() && d->HasMember("text")) on_delta((*d)["text"].GetString());
             }
             if (e.type != agent::EventType::kEnd || fired->exchange(true)) return;
+            auto t = weak.lock();
+            if (t == nullptr) return;
             // The task is final once its end event is out; read the outcome after it settles.
-            asio::post(io, [this, t, c, done, session] {
+            asio::post(io, [this, t, c, done, session, token] {
+              t->unsubscribe(token->load());
               if (t->state() == TaskState::kCompleted) {
                 sessions.append(session, llm::Message::user(c.message),
                                 llm::Message::assistant(t->finalResult()));

@@ -243,7 +243,9 @@ std::optional<Principal> Authenticator::checkJwt(const std::string& token,
   const auto& c = *payload;
   double now = static_cast<double>(std::time(nullptr));
   const double kLeeway = 30;
-  if (c.HasMember("exp")) {
+  // Every token must expire: one without exp would be valid forever.
+  if (!c.HasMember("exp")) return fail("the exp claim is required");
+  {
     if (!c["exp"].IsNumber()) return fail("exp is not a number");
     if (c["exp"].GetDouble() + kLeeway < now) {
       *failure = {401, "token expired"};

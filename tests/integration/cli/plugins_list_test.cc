@@ -1,5 +1,6 @@
 // `agentd plugins list`: what loaded, with kind, version, ABI and tools; what failed, and why.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "support/subprocess.h"
 
@@ -35,6 +36,20 @@ TEST(PluginsList, JsonOutputAndCleanExit) {
             std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("\"errors\":[]"), std::string::npos) << r.output;
+}
+
+// The shipped deployment runs as a non-root user: the private copy of each plugin must still be
+// writable by its creator (a regression: it was created 0500 and then reopened for writing).
+TEST(PluginsList, LoadsPluginsAsAnUnprivilegedUser) {
+  std::vector<std::string> argv = {kAgentd, "plugins", "list", "--plugin",
+                                   kFixtures + "/good_c.so"};
+  if (geteuid() == 0) {
+    argv.insert(argv.begin(), {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                               "--clear-groups"});
+  }
+  RunResult r = run(argv, 20s);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("good_c"), std::string::npos) << r.output;
 }
 
 }  // namespace

@@ -205,6 +205,10 @@ TEST(ServerApi, ErrorCodes) {
   expectError(s.post("/api/run", R"({"task":"x","colour":"red"})"), 400, "unknown field");
   expectError(s.post("/api/run", R"({"task":"x","working_dir":"rel"})"), 400, "absolute");
   expectError(s.post("/api/run", R"({"task":"x","agent":"nobody"})"), 404, "no agent");
+  expectError(s.post("/api/run", R"({"task":"x","trajectory_file":"/etc/cron.d/x"})"), 400,
+              "relative path");
+  expectError(s.post("/api/run", R"({"task":"x","patch_path":"../../x.patch"})"), 400,
+              "relative path");
   expectError(s.get("/api/tasks/nope/status"), 404, "no task");
   expectError(s.post("/api/tasks/nope/stop", ""), 404, "no task");
   expectError(s.get("/api/tasks/nope/stream"), 404, "no task");
@@ -384,6 +388,11 @@ TEST(ServerApi, AuthWithApiKeysAndJwt) {
   EXPECT_EQ(r.code, 403) << "run is not admin: " << r.body;
   r = s.post("/admin/reload", "", {bearer(hs256(claims(R"("read admin")", now + 600), "jwt-secret-xyz"))});
   EXPECT_EQ(r.code, 200) << r.body;
+  // A token that never expires is refused.
+  r = s.get("/api/tasks", {bearer(hs256(R"({"sub":"bob","iss":"agentd-tests","aud":"agentd","roles":["read"]})",
+                                        "jwt-secret-xyz"))});
+  EXPECT_EQ(r.code, 401);
+  EXPECT_NE(r.body.find("exp claim is required"), std::string::npos) << r.body;
   // An unsigned token is refused.
   std::string none = server::base64UrlEncode(R"({"alg":"none"})") + "." +
                      server::base64UrlEncode(claims(R"(["admin"])", now + 600)) + ".";
@@ -503,7 +512,8 @@ TEST(ServerShutdown, GracePeriodOverInterruptsTasksAndSecondSignalExitsAtOnce) {
   text.replace(text.find("shutdown_grace_seconds = 10"), 27, "shutdown_grace_seconds = 1");
   Server s(text);
   ASSERT_TRUE(s.ok());
-  std::string id = s.run(R"({"task":"slow","trajectory_file":")" + s.dir() + R"(/t.json"})");
+  std::string id = s.run(R"({"task":"slow","trajectory_file":"t.json","working_dir":")" +
+                         s.dir() + R"("})");
   ASSERT_FALSE(id.empty());
   ASSERT_EQ(s.waitState(id, {"running"}), "running");
   std::vector<SseEvent> events;

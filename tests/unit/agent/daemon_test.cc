@@ -117,6 +117,13 @@ TEST_F(DaemonTest, ConfigEditSwapsPluginUnderLoadWithZeroFailedCalls) {
   stop = true;
   for (auto& t : callers) t.join();
 
+  // The snapshot is published before the old generation drains; the touched agent returns from
+  // Reloading after the drain.
+  deadline = std::chrono::steady_clock::now() + 10s;
+  while (daemon_->agentStates().at("uses_good") != AgentState::kReady &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(2ms);
+  }
   EXPECT_EQ(failed.load(), 0);
   EXPECT_GE(v2.load(), 1000);
   EXPECT_GT(ok.load(), v2.load()) << "calls before the swap answered v1";
