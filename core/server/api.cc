@@ -634,6 +634,7 @@ struct Api::Impl {
         changed += (i ? "," : "") + json::quote(o.changed[i]);
       }
       changed += "]";
+      reloading.store(false);  // before answering: the client may ask again at once
       respond(HttpResponse::json(
           status, std::string("{\"status\":\"") +
                       (status == 200 ? "ok" : "error") + "\",\"result\":\"" +
@@ -641,7 +642,6 @@ struct Api::Impl {
                       json::quote(o.sha256) + ",\"changed\":" + changed +
                       (status == 200 ? ",\"message\":" : ",\"error\":") + json::quote(o.message) +
                       "}"));
-      reloading.store(false);
     });
   }
 
