@@ -73,5 +73,9 @@ for _ in 1 2 3; do
     >> "$out/mcp_call_typescript.jsonl"
 done
 
+# When the runs ended, and the load average then (other work on the machine skews the figures).
+python3 -c 'import datetime, json, sys
+print(json.dumps({"ended": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                  "loadavg": open("/proc/loadavg").read().split()[:3]}))' > "$out/run.json"
 python3 "$AGENTD_ROOT/scripts/bench_report.py" "$AGENTD_ROOT/BENCHMARKS.md" "$out"
 echo "BENCHMARKS.md updated from $out"

@@ -29,13 +29,22 @@ def machine():
     return f"{cores} cores ({model}), {mem:.0f} GiB, Linux {platform.release()}"
 
 
+# When the runs ended and the load average then: from run.json (written by bench.sh as the
+# runs end), else now.
+RUN = {}
+
+
 def stamp():
+    if "ended" in RUN:
+        return RUN["ended"]
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def load_note():
-    with open("/proc/loadavg") as f:
-        load = f.read().split()[:3]
+    load = RUN.get("loadavg")
+    if load is None:
+        with open("/proc/loadavg") as f:
+            load = f.read().split()[:3]
     return (f"Measured {stamp()} on {os.cpu_count()} cores; load average {', '.join(load)} "
             "(1, 5, 15 min) when the runs ended.\n\n")
 
@@ -269,7 +278,7 @@ def agent_table(out_dir):
     node = next((v.get("node") for _, v in peers if v.get("node")), None)
     note = [f"\nPeers ran on Node {node}. Ratios are peer / agentd (how many times more)."] \
         if node else []
-    return "\n".join(lines + note + goals)
+    return load_note() + "\n".join(lines + note + goals)
 
 
 # ---------------------------------------------------------------------------- serving
@@ -300,21 +309,23 @@ def concurrency_table(out_dir):
     c = read_json(out_dir, "system.json")["concurrency"]
     ideal = c["ideal_ms"]
     lines = ["| client | model server | tasks x requests | ideal | first POST to last task done "
-             f"(median of {c['rounds']}) | fraction of ideal | peak threads | peak RSS | completed |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"(median of {c['rounds']}) | fraction of ideal | all POSTs answered | peak threads "
+             "| peak RSS | completed |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, label in (("python", "Python fake (asyncio)"), ("native", "native fake (Beast)")):
         r = c[name]
         n = f"{c['tasks']:,} x {c['steps']}"
         lines.append(
             f"| agentd serve | {label} | {n} | {ideal} ms | {r['agentd_completion_ms']:,.0f} ms "
-            f"| {100 * ideal / r['agentd_completion_ms']:.0f} % | {r['agentd_peak_threads']} "
+            f"| {100 * ideal / r['agentd_completion_ms']:.0f} % | {r['agentd_submit_ms']:,.0f} ms "
+            f"| {r['agentd_peak_threads']} "
             f"| {r['agentd_vmhwm_mib']:.1f} MiB | {r['agentd_completed']:,} |")
         lines.append(
             f"| bare libcurl multi, one thread (reference) | {label} | {n} | {ideal} ms "
             f"| {r['raw_completion_ms']:,.0f} ms | {100 * ideal / r['raw_completion_ms']:.0f} % "
-            f"| 1 | {r['raw_vmhwm_mib']:.1f} MiB | {c['tasks']:,} ({r['raw_errors']} errors) |")
+            f"| | 1 | {r['raw_vmhwm_mib']:.1f} MiB | {c['tasks']:,} ({r['raw_errors']} errors) |")
         lines.append(f"| ratio agentd / reference | | | | "
-                     f"{r['agentd_completion_ms'] / r['raw_completion_ms']:.2f}x | | | | |")
+                     f"{r['agentd_completion_ms'] / r['raw_completion_ms']:.2f}x | | | | | |")
     n = c["native"]
     frac = ideal / n["agentd_completion_ms"]
     ref = ideal / n["raw_completion_ms"]
@@ -349,8 +360,8 @@ def startup_table(out_dir):
     for key, label in rows:
         if key not in med:
             continue
-        ratio = "" if key == "agentd" else f"{med[key] / a:.2f}x"
-        lines.append(f"| {label} | {med[key]:,.1f} ms | {mn[key]:,.1f} ms | {ratio} |")
+        ratio = " |" if key == "agentd" else f" {med[key] / a:.2f}x |"
+        lines.append(f"| {label} | {med[key]:,.1f} ms | {mn[key]:,.1f} ms |{ratio}")
     lines += ["", f"Goal: agentd with the first-party plugins <= 50 ms: {a:,.0f} ms, "
                   f"{met(a <= 50)}."]
     return load_note() + "\n".join(lines)
@@ -407,7 +418,7 @@ CAUSES = {
                    "/api/run and every task end, and `TaskManager::submit` scans them again; "
                    "main-thread CPU per task measured 0.2 ms with few retained tasks and 0.4 ms "
                    "with 1,000.",
-    "startup": "Plugins: without them the daemon is ready in about 60 ms. The loader reads each "
+    "startup": "Plugins: without them the daemon is ready in {no_plugins:.0f} ms. The loader reads each "
                ".so whole and hashes it with SHA-256 twice (`fileSha256Hex` in "
                "core/plugin/host.cc, again in `Library::open`), copies it to a unique path and "
                "dlopens it with RTLD_NOW; the first-party plugins are RelWithDebInfo builds of "
@@ -418,6 +429,7 @@ CAUSES = {
 
 def goals_table(out_dir):
     rows = []  # (goal, measured, ok, cause key)
+    fill = {}  # figures the causes quote
     p = os.path.join(out_dir, "agent.json")
     if os.path.exists(p):
         r = read_json(out_dir, "agent.json")
@@ -450,9 +462,11 @@ def goals_table(out_dir):
         rows.append(("1,000 tasks at once: peak RSS <= 150 MiB", f"{rss:.1f} MiB", rss <= 150, ""))
         rows.append(("1,000 tasks at once: <= 16 threads", str(thr), thr <= 16, ""))
     if system_has(out_dir, "startup"):
-        a = read_json(out_dir, "system.json")["startup"]["median_ms"]["agentd"]
+        med = read_json(out_dir, "system.json")["startup"]["median_ms"]
+        a = med["agentd"]
         rows.append(("start-up to /readyz with the first-party plugins <= 50 ms", f"{a:,.0f} ms",
                      a <= 50, "startup"))
+        fill["no_plugins"] = med.get("agentd_no_plugins", float("nan"))
     if os.path.exists(os.path.join(out_dir, "reload_latency.json")):
         r = read_json(out_dir, "reload_latency.json")
         rows.append(("reload: edit to applied p99 <= 100 ms (idle)", f"{r['p99_ms']:.1f} ms",
@@ -485,7 +499,7 @@ def goals_table(out_dir):
                      ""))
     lines = ["| goal | measured | | cause when missed |", "|---|---|---|---|"]
     for goal, measured, ok, cause in rows:
-        lines.append(f"| {goal} | {measured} | {met(ok)} | {'' if ok else CAUSES.get(cause, '')} |")
+        lines.append(f"| {goal} | {measured} | {met(ok)} | {'' if ok else CAUSES.get(cause, '').format(**fill)} |")
     return "\n".join(lines)
 
 
@@ -525,6 +539,8 @@ def replace(text, name, body):
 
 def main():
     doc, out_dir = sys.argv[1], sys.argv[2]
+    if os.path.exists(os.path.join(out_dir, "run.json")):
+        RUN.update(read_json(out_dir, "run.json"))
     with open(doc) as f:
         text = f.read()
     text = replace(text, "machine", f"Measured {stamp()} on {machine()}.")
