@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "bash_session.h"
+#include "plugin_json.h"
 
 extern char** environ;
 
@@ -74,17 +75,7 @@ struct Config {
   std::vector<std::string> env_deny;   // fnmatch patterns always dropped
 };
 
-rapidjson::Document parseObject(std::string_view json, std::string_view what) {
-  rapidjson::Document doc;
-  if (json.empty()) throw Error(AGENTD_EINVAL, std::string(what) + " must be a JSON object");
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError()) {
-    throw Error(AGENTD_EINVAL, std::string(what) + " are not valid JSON: " +
-                                   rapidjson::GetParseError_En(doc.GetParseError()));
-  }
-  if (!doc.IsObject()) throw Error(AGENTD_EINVAL, std::string(what) + " must be a JSON object");
-  return doc;
-}
+using agentd::plugins::parseObject;
 
 std::vector<std::string> stringList(const rapidjson::Value& v, const char* key) {
   if (!v.IsArray()) throw Error(AGENTD_EINVAL, std::string(key) + " must be an array of strings");

@@ -19,6 +19,7 @@
 #include "json_path.h"
 #include "tool_text.h"
 #include "workspace_path.h"
+#include "plugin_json.h"
 
 namespace {
 
@@ -78,17 +79,7 @@ struct Config {
   size_t max_file_bytes = kDefaultMaxFileBytes;
 };
 
-rapidjson::Document parseObject(std::string_view json, std::string_view what) {
-  rapidjson::Document doc;
-  if (json.empty()) throw Error(AGENTD_EINVAL, std::string(what) + " must be a JSON object");
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError()) {
-    throw Error(AGENTD_EINVAL, std::string(what) + " are not valid JSON: " +
-                                   rapidjson::GetParseError_En(doc.GetParseError()));
-  }
-  if (!doc.IsObject()) throw Error(AGENTD_EINVAL, std::string(what) + " must be a JSON object");
-  return doc;
-}
+using agentd::plugins::parseObject;
 
 Config parseConfig(std::string_view json) {
   rapidjson::Document doc = parseObject(json.empty() ? "{}" : json, "config");
@@ -110,11 +101,7 @@ Config parseConfig(std::string_view json) {
   return c;
 }
 
-const rapidjson::Value* find(const rapidjson::Value& obj, const char* name) {
-  auto it = obj.FindMember(name);
-  if (it == obj.MemberEnd() || it->value.IsNull()) return nullptr;
-  return &it->value;
-}
+using agentd::plugins::find;
 
 size_t depthOf(const rapidjson::Value& root) {
   std::vector<std::pair<const rapidjson::Value*, size_t>> stack{{&root, 1}};

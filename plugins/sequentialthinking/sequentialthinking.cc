@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+#include "plugin_json.h"
 
 namespace {
 
@@ -154,11 +155,7 @@ rapidjson::Document parseObject(std::string_view json, std::string_view what) {
 
 // Returns the member, or nullptr when it is absent or null (OpenAI strict mode sends null for
 // optional parameters).
-const rapidjson::Value* find(const rapidjson::Value& obj, const char* name) {
-  auto it = obj.FindMember(name);
-  if (it == obj.MemberEnd() || it->value.IsNull()) return nullptr;
-  return &it->value;
-}
+using agentd::plugins::find;
 
 const rapidjson::Value& require(const rapidjson::Value& obj, const char* name) {
   const rapidjson::Value* v = find(obj, name);

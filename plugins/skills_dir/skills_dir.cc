@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "skill_file.h"
+#include "plugin_json.h"
 
 namespace {
 
@@ -51,17 +52,7 @@ struct Config {
   double poll_seconds = kDefaultPollSeconds;  // 0: no background poll
 };
 
-rapidjson::Document parseObject(std::string_view json, std::string_view what) {
-  rapidjson::Document doc;
-  if (json.empty()) throw Error(AGENTD_EINVAL, std::string(what) + " must be a JSON object");
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError()) {
-    throw Error(AGENTD_EINVAL, std::string(what) + " are not valid JSON: " +
-                                   rapidjson::GetParseError_En(doc.GetParseError()));
-  }
-  if (!doc.IsObject()) throw Error(AGENTD_EINVAL, std::string(what) + " must be a JSON object");
-  return doc;
-}
+using agentd::plugins::parseObject;
 
 Config parseConfig(std::string_view json) {
   rapidjson::Document doc = parseObject(json.empty() ? "{}" : json, "config");

@@ -25,6 +25,7 @@
 
 #include "tool_text.h"
 #include "workspace_path.h"
+#include "plugin_json.h"
 
 namespace {
 
@@ -91,17 +92,7 @@ struct Config {
   size_t max_file_bytes = kDefaultMaxFileBytes;
 };
 
-rapidjson::Document parseObject(std::string_view json, std::string_view what) {
-  rapidjson::Document doc;
-  if (json.empty()) throw Error(AGENTD_EINVAL, std::string(what) + " must be a JSON object");
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError()) {
-    throw Error(AGENTD_EINVAL, std::string(what) + " are not valid JSON: " +
-                                   rapidjson::GetParseError_En(doc.GetParseError()));
-  }
-  if (!doc.IsObject()) throw Error(AGENTD_EINVAL, std::string(what) + " must be a JSON object");
-  return doc;
-}
+using agentd::plugins::parseObject;
 
 Config parseConfig(std::string_view json) {
   rapidjson::Document doc = parseObject(json.empty() ? "{}" : json, "config");
@@ -124,11 +115,7 @@ Config parseConfig(std::string_view json) {
 }
 
 // Returns the member, or nullptr when absent or null (OpenAI strict mode sends null).
-const rapidjson::Value* find(const rapidjson::Value& obj, const char* name) {
-  auto it = obj.FindMember(name);
-  if (it == obj.MemberEnd() || it->value.IsNull()) return nullptr;
-  return &it->value;
-}
+using agentd::plugins::find;
 
 // JSON Schema's "integer": also 3.0.
 bool asInteger(const rapidjson::Value& v, int64_t* out) {
