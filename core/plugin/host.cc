@@ -5,12 +5,28 @@
 
 #include <set>
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "common/sha256.h"
 #include "observability/log.h"
 #include "observability/metrics.h"
 
 namespace agentd::plugin {
 namespace {
+
+// "dev:ino:size:mtime_ns" of the file at path (symlinks followed).
+Result<std::string> fileIdentity(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return Status::notFound(path + ": " + std::strerror(errno));
+  }
+  return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
+         std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec);
+}
 
 struct HostMetrics {
   prometheus::Family<prometheus::Gauge>& loaded = prometheus::BuildGauge()
@@ -101,15 +117,9 @@ Result<std::shared_ptr<Generation>> PluginHost::loadGeneration(const PluginSpec&
                                                                const std::string& file_sha,
                                                                LoadError* err) {
   err->path = spec.path;
+  (void)file_sha;
   LoadFailure why = LoadFailure::kNone;
   std::string pin = spec.sha256;
-  if (!pin.empty() && pin != file_sha) {
-    why = LoadFailure::kChecksum;
-    err->reason = loadFailureName(why);
-    err->message = spec.path + ": sha256 mismatch: configured " + pin + ", file has " + file_sha;
-    countFailure(why);
-    return Status::invalidArgument(err->message);
-  }
   auto lib = Library::open(spec.path, options_.copy_dir, pin, &why);
   if (!lib.ok()) {
     err->reason = loadFailureName(why);
@@ -191,7 +201,9 @@ Result<std::shared_ptr<const PluginSet>> PluginHost::prepare(const std::vector<P
   };
 
   for (const PluginSpec& spec : specs) {
-    auto sha = fileSha256Hex(spec.path);
+    // Unchanged is decided by the file's identity (device, inode, size, mtime): hashing every
+    // plugin on every reload and start-up would cost more than loading it.
+    auto sha = fileIdentity(spec.path);
     if (!sha.ok()) {
       countFailure(LoadFailure::kNotFound);
       if (!reject({spec.path, loadFailureName(LoadFailure::kNotFound), sha.status().message()},
@@ -203,7 +215,7 @@ Result<std::shared_ptr<const PluginSet>> PluginHost::prepare(const std::vector<P
     // Reuse the live generation loaded from the same path when the file is unchanged.
     const PluginSet::Entry* live = nullptr;
     for (const auto& [n, e] : cur->plugins()) {
-      if (e.spec.path == spec.path && e.file_sha256 == *sha && e.spec.sha256 == spec.sha256 &&
+      if (e.spec.path == spec.path && e.file_id == *sha && e.spec.sha256 == spec.sha256 &&
           e.spec.name == spec.name) {
         live = &e;
         break;

@@ -33,7 +33,7 @@ class PluginSet {
   struct Entry {
     PluginSpec spec;
     std::shared_ptr<Generation> gen;
-    std::string file_sha256;
+    std::string file_id;  // device, inode, size and mtime of the file when it was loaded
   };
   const std::map<std::string, Entry>& plugins() const { return plugins_; }
   // Returns the generation offering tool, or nullptr. Valid while this set is alive.

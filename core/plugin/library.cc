@@ -74,7 +74,8 @@ Status copyToUniquePath(const std::string& src, std::string_view bytes, const st
   static std::atomic<uint64_t> counter{0};
   for (int attempt = 0; attempt < 100; ++attempt) {
     std::string path = dir + "/" + stem + "." + std::to_string(getpid()) + "." +
-                       std::to_string(counter.fetch_add(1)) + "." + sha.substr(0, 8) + ".so";
+                       std::to_string(counter.fetch_add(1)) +
+                       (sha.empty() ? "" : "." + sha.substr(0, 8)) + ".so";
     // Written through the descriptor that created it (a non-root owner cannot reopen a 0500
     // file for writing), then made read-only.
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
@@ -123,10 +124,14 @@ Result<std::unique_ptr<Library>> Library::open(const std::string& path,
   if (data.size() < 64 || std::memcmp(data.data(), "\x7f" "ELF", 4) != 0) {
     return fail(LoadFailure::kNotElf, "not an ELF shared object");
   }
-  std::string sha = sha256Hex(data);
-  if (!expected_sha256.empty() && expected_sha256 != sha) {
-    return fail(LoadFailure::kChecksum,
-                "sha256 mismatch: configured " + expected_sha256 + ", file has " + sha);
+  // Hashed only when pinned: SHA-256 of a large plugin costs more than loading it.
+  std::string sha;
+  if (!expected_sha256.empty()) {
+    sha = sha256Hex(data);
+    if (expected_sha256 != sha) {
+      return fail(LoadFailure::kChecksum,
+                  "sha256 mismatch: configured " + expected_sha256 + ", file has " + sha);
+    }
   }
 
   std::unique_ptr<Library> lib(new Library());

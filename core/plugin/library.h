@@ -45,6 +45,7 @@ class Library {
   const agentd_plugin& descriptor() const { return *descriptor_; }
   const std::string& sourcePath() const { return source_path_; }
   const std::string& copyPath() const { return copy_path_; }
+  // The file's SHA-256 when a pin was checked, else empty.
   const std::string& sha256() const { return sha256_; }
   // "MAJOR.MINOR" of the ABI the plugin was built against.
   std::string abiString() const;

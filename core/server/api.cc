@@ -8,6 +8,7 @@
 #include <utility>  // before Asio (Boost 1.74)
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cmath>
 #include <list>
 #include <tuple>
@@ -355,7 +356,27 @@ struct Api::Impl {
   inline static const std::string kUnmatched = "unmatched";
   inline static const std::string kOther = "other";
 
+  // Counting tasks walks every retained one: at most every 200 ms (io thread only), with a
+  // trailing refresh so the gauges settle on the final counts.
+  std::chrono::steady_clock::time_point gauges_refreshed{};
+  std::optional<asio::steady_timer> gauge_timer;
+  bool gauge_refresh_pending = false;
+
   void refreshTaskGauges() {
+    auto now = std::chrono::steady_clock::now();
+    if (now - gauges_refreshed < std::chrono::milliseconds(200)) {
+      if (!gauge_refresh_pending) {
+        gauge_refresh_pending = true;
+        if (!gauge_timer) gauge_timer.emplace(io);
+        gauge_timer->expires_after(std::chrono::milliseconds(200));
+        gauge_timer->async_wait([this](const boost::system::error_code& ec) {
+          gauge_refresh_pending = false;
+          if (!ec) refreshTaskGauges();
+        });
+      }
+      return;
+    }
+    gauges_refreshed = now;
     std::map<std::string, double> counts = {{"queued", 0},  {"running", 0},   {"completed", 0},
                                             {"failed", 0},  {"cancelled", 0}, {"interrupted", 0}};
     for (const auto& t : daemon.tasks().list()) counts[agent::taskStateName(t->state())] += 1;

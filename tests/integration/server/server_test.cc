@@ -175,8 +175,14 @@ TEST(ServerApi, ProbesAndTaskLifecycleOverHttp) {
   HttpResponse models = s.get("/v1/models");
   EXPECT_NE(models.body.find("\"id\":\"m\""), std::string::npos) << models.body;
 
-  // The HTTP metrics saw these requests.
-  HttpResponse m = httpGet(s.metricsUrl());
+  // The HTTP metrics saw these requests. (The task gauges settle within 200 ms.)
+  HttpResponse m;
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  do {
+    m = httpGet(s.metricsUrl());
+    if (m.body.find(R"(agentd_tasks{state="completed"} 1)") != std::string::npos) break;
+    std::this_thread::sleep_for(20ms);
+  } while (std::chrono::steady_clock::now() < deadline);
   EXPECT_NE(m.body.find(
                 R"(agentd_http_requests_total{code="202",method="POST",route="/api/run"} 1)"),
             std::string::npos)
