@@ -19,6 +19,7 @@
 #include "json_path.h"
 #include "tool_text.h"
 #include "workspace_path.h"
+#include "file_tool_config.h"
 #include "plugin_json.h"
 
 namespace {
@@ -28,7 +29,6 @@ namespace ft = agentd::filetools;
 namespace je = agentd::jsonedit;
 
 constexpr const char* kToolName = "json_edit_tool";
-constexpr size_t kDefaultMaxFileBytes = 64 << 20;
 constexpr size_t kMaxDepth = 512;  // deeper documents are refused (recursion bounds)
 
 constexpr const char* kDescription =
@@ -69,37 +69,12 @@ constexpr const char* kInputSchema =
     "with proper indentation. Defaults to true.\"}},"
     R"("required":["operation","file_path"]})";
 
-constexpr const char* kConfigSchema = R"({"type":"object","properties":{)"
-                                      R"("allow_any_path":{"type":"boolean"},)"
-                                      R"("max_file_bytes":{"type":"integer","minimum":1}},)"
-                                      R"("additionalProperties":false})";
-
-struct Config {
-  bool allow_any_path = false;
-  size_t max_file_bytes = kDefaultMaxFileBytes;
-};
+constexpr const char* kConfigSchema = agentd::plugins::kFileToolConfigSchema;
+using Config = agentd::plugins::FileToolConfig;
 
 using agentd::plugins::parseObject;
 
-Config parseConfig(std::string_view json) {
-  rapidjson::Document doc = parseObject(json.empty() ? "{}" : json, "config");
-  Config c;
-  for (const auto& m : doc.GetObject()) {
-    std::string_view key(m.name.GetString(), m.name.GetStringLength());
-    if (key == "allow_any_path") {
-      if (!m.value.IsBool()) throw Error(AGENTD_EINVAL, "allow_any_path must be a boolean");
-      c.allow_any_path = m.value.GetBool();
-    } else if (key == "max_file_bytes") {
-      if (!m.value.IsUint64() || m.value.GetUint64() == 0) {
-        throw Error(AGENTD_EINVAL, "max_file_bytes must be an integer >= 1");
-      }
-      c.max_file_bytes = static_cast<size_t>(m.value.GetUint64());
-    } else {
-      throw Error(AGENTD_EINVAL, "unknown config key: " + std::string(key));
-    }
-  }
-  return c;
-}
+Config parseConfig(std::string_view json) { return agentd::plugins::parseFileToolConfig(json); }
 
 using agentd::plugins::find;
 

@@ -25,6 +25,7 @@
 
 #include "tool_text.h"
 #include "workspace_path.h"
+#include "file_tool_config.h"
 #include "plugin_json.h"
 
 namespace {
@@ -34,7 +35,6 @@ namespace ft = agentd::filetools;
 
 constexpr const char* kToolName = "str_replace_based_edit_tool";
 constexpr int64_t kSnippetLines = 4;               // trae's SNIPPET_LINES
-constexpr size_t kDefaultMaxFileBytes = 64 << 20;  // larger files are refused
 constexpr size_t kHistoryBytesPerTask = 64 << 20;  // undo history kept per task
 constexpr size_t kHistoryEntriesPerTask = 1000;
 constexpr const char* kCommands = "view, create, str_replace, insert, undo_edit";
@@ -82,37 +82,12 @@ constexpr const char* kInputSchema =
     "shows all lines from `start_line` to the end of the file.\"}},"
     R"("required":["command","path"]})";
 
-constexpr const char* kConfigSchema = R"({"type":"object","properties":{)"
-                                      R"("allow_any_path":{"type":"boolean"},)"
-                                      R"("max_file_bytes":{"type":"integer","minimum":1}},)"
-                                      R"("additionalProperties":false})";
-
-struct Config {
-  bool allow_any_path = false;
-  size_t max_file_bytes = kDefaultMaxFileBytes;
-};
+constexpr const char* kConfigSchema = agentd::plugins::kFileToolConfigSchema;
+using Config = agentd::plugins::FileToolConfig;
 
 using agentd::plugins::parseObject;
 
-Config parseConfig(std::string_view json) {
-  rapidjson::Document doc = parseObject(json.empty() ? "{}" : json, "config");
-  Config c;
-  for (const auto& m : doc.GetObject()) {
-    std::string_view key(m.name.GetString(), m.name.GetStringLength());
-    if (key == "allow_any_path") {
-      if (!m.value.IsBool()) throw Error(AGENTD_EINVAL, "allow_any_path must be a boolean");
-      c.allow_any_path = m.value.GetBool();
-    } else if (key == "max_file_bytes") {
-      if (!m.value.IsUint64() || m.value.GetUint64() == 0) {
-        throw Error(AGENTD_EINVAL, "max_file_bytes must be an integer >= 1");
-      }
-      c.max_file_bytes = static_cast<size_t>(m.value.GetUint64());
-    } else {
-      throw Error(AGENTD_EINVAL, "unknown config key: " + std::string(key));
-    }
-  }
-  return c;
-}
+Config parseConfig(std::string_view json) { return agentd::plugins::parseFileToolConfig(json); }
 
 // Returns the member, or nullptr when absent or null (OpenAI strict mode sends null).
 using agentd::plugins::find;
