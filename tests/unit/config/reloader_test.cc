@@ -66,6 +66,16 @@ class Harness {
     std::unique_lock<std::mutex> lock(mu_);
     return cv_.wait_for(lock, timeout, [&] { return outcomes_.size() >= n; });
   }
+  // Waits until some outcome has the given result (bounded). The config in force is published
+  // before its outcome is reported, so waitSteps alone does not order the two.
+  bool waitResult(ReloadResult r, std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] {
+      for (const auto& o : outcomes_)
+        if (o.result == r) return true;
+      return false;
+    });
+  }
   // Waits until the config in force has max_steps == steps (bounded).
   bool waitSteps(int steps, std::chrono::milliseconds timeout = 5s) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -135,9 +145,7 @@ TEST(Reloader, InPlaceWritePartialThenComplete) {
   std::this_thread::sleep_for(150ms);
   { std::ofstream(f, std::ios::trunc) << full; }
   ASSERT_TRUE(h.waitSteps(7));
-  auto outs = h.outcomes();
-  ASSERT_FALSE(outs.empty());
-  EXPECT_EQ(outs.back().result, ReloadResult::kSuccess);
+  ASSERT_TRUE(h.waitResult(ReloadResult::kSuccess));
   // The partial file was rejected, never applied.
   EXPECT_EQ(h.applied(), std::vector<int>{7});
 }
