@@ -16,11 +16,11 @@
 #include <utility>
 #include <vector>
 
+#include "file_tool_config.h"
 #include "json_path.h"
+#include "plugin_json.h"
 #include "tool_text.h"
 #include "workspace_path.h"
-#include "file_tool_config.h"
-#include "plugin_json.h"
 
 namespace {
 

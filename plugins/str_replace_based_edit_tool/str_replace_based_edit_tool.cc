@@ -23,10 +23,10 @@
 #include <utility>
 #include <vector>
 
-#include "tool_text.h"
-#include "workspace_path.h"
 #include "file_tool_config.h"
 #include "plugin_json.h"
+#include "tool_text.h"
+#include "workspace_path.h"
 
 namespace {
 
@@ -188,8 +188,8 @@ class EditTool : public agentd::sdk::Plugin {
       shown = base + "/" + shown;
     }
     if (shown.empty() || shown[0] != '/') {
-      throw Error(AGENTD_EINVAL, "The path " + shown +
-                                     " is not an absolute path, it should start with `/`.");
+      throw Error(AGENTD_EINVAL,
+                  "The path " + shown + " is not an absolute path, it should start with `/`.");
     }
     ft::Workspace ws = ft::workspaceFor(working_dir, config->allow_any_path);
     Request req{args, shown, ft::resolveInside(ws, shown)};
