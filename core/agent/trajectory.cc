@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "common/json.h"
+#include "common/json_writer.h"
 
 namespace agentd::agent {
 
@@ -30,25 +31,21 @@ std::string isoNow() {
 
 namespace {
 
-void str(Writer& w, const std::string& s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
 void rawJsonOrString(Writer& w, const std::string& text) {
   auto doc = json::parse(text.empty() ? "{}" : text);
   if (doc.ok()) {
     doc->Accept(w);
   } else {
-    str(w, text);
+    json::writeString(w, text);
   }
 }
 
 void toolCall(Writer& w, const llm::ToolCall& c) {
   w.StartObject();
   w.Key("call_id");
-  str(w, c.id);
+  json::writeString(w, c.id);
   w.Key("name");
-  str(w, c.name);
+  json::writeString(w, c.name);
   w.Key("arguments");
   rawJsonOrString(w, c.arguments);
   w.Key("id");
@@ -76,7 +73,7 @@ void messages(Writer& w, const std::vector<llm::Message>& msgs) {
         w.Key("role");
         w.String("assistant");
         w.Key("content");
-        str(w, i == 0 ? m.content : std::string());
+        json::writeString(w, i == 0 ? m.content : std::string());
         w.Key("tool_call");
         toolCall(w, m.tool_calls[i]);
         w.EndObject();
@@ -87,7 +84,7 @@ void messages(Writer& w, const std::vector<llm::Message>& msgs) {
     w.Key("role");
     w.String(llm::roleName(m.role));
     w.Key("content");
-    str(w, m.content);
+    json::writeString(w, m.content);
     if (m.role == llm::Role::kAssistant && m.tool_calls.size() == 1) {
       w.Key("tool_call");
       toolCall(w, m.tool_calls[0]);
@@ -96,18 +93,18 @@ void messages(Writer& w, const std::vector<llm::Message>& msgs) {
       w.Key("tool_result");
       w.StartObject();
       w.Key("call_id");
-      str(w, m.tool_call_id);
+      json::writeString(w, m.tool_call_id);
       w.Key("success");
       w.Bool(!m.is_error);
       w.Key("result");
       if (m.is_error) {
         w.Null();
       } else {
-        str(w, m.content);
+        json::writeString(w, m.content);
       }
       w.Key("error");
       if (m.is_error) {
-        str(w, m.content);
+        json::writeString(w, m.content);
       } else {
         w.Null();
       }
@@ -123,12 +120,12 @@ void messages(Writer& w, const std::vector<llm::Message>& msgs) {
 void response(Writer& w, const llm::ChatResponse& r, bool full_usage) {
   w.StartObject();
   w.Key("content");
-  str(w, r.content);
+  json::writeString(w, r.content);
   w.Key("model");
-  str(w, r.model);
+  json::writeString(w, r.model);
   w.Key("finish_reason");
-  str(w, r.finish_reason_raw.empty() ? llm::finishReasonName(r.finish_reason)
-                                     : r.finish_reason_raw);
+  json::writeString(w, r.finish_reason_raw.empty() ? llm::finishReasonName(r.finish_reason)
+                                                   : r.finish_reason_raw);
   w.Key("usage");
   w.StartObject();
   w.Key("input_tokens");
@@ -209,11 +206,11 @@ void TrajectoryRecorder::recordInteraction(const std::vector<llm::Message>& inpu
   Writer w(buf);
   w.StartObject();
   w.Key("timestamp");
-  str(w, isoNow());
+  json::writeString(w, isoNow());
   w.Key("provider");
-  str(w, r.provider.empty() ? provider_ : r.provider);
+  json::writeString(w, r.provider.empty() ? provider_ : r.provider);
   w.Key("model");
-  str(w, r.model.empty() ? model_ : r.model);
+  json::writeString(w, r.model.empty() ? model_ : r.model);
   w.Key("input_messages");
   messages(w, input);
   w.Key("response");
@@ -223,7 +220,7 @@ void TrajectoryRecorder::recordInteraction(const std::vector<llm::Message>& inpu
     w.Null();
   } else {
     w.StartArray();
-    for (const auto& t : tools_available) str(w, t);
+    for (const auto& t : tools_available) json::writeString(w, t);
     w.EndArray();
   }
   w.EndObject();
@@ -242,9 +239,9 @@ void TrajectoryRecorder::recordStep(int step, const std::string& state,
   w.Key("step_number");
   w.Int(step);
   w.Key("timestamp");
-  str(w, isoNow());
+  json::writeString(w, isoNow());
   w.Key("state");
-  str(w, state);
+  json::writeString(w, state);
   w.Key("llm_messages");
   if (input.empty()) {
     w.Null();
@@ -271,12 +268,12 @@ void TrajectoryRecorder::recordStep(int step, const std::string& state,
     for (const auto& t : results) {
       w.StartObject();
       w.Key("call_id");
-      str(w, t.call_id);
+      json::writeString(w, t.call_id);
       w.Key("success");
       w.Bool(t.success);
       w.Key("result");
       if (t.success) {
-        str(w, t.result);
+        json::writeString(w, t.result);
       } else {
         w.Null();
       }
@@ -284,7 +281,7 @@ void TrajectoryRecorder::recordStep(int step, const std::string& state,
       if (t.success) {
         w.Null();
       } else {
-        str(w, t.error);
+        json::writeString(w, t.error);
       }
       w.Key("id");
       w.Null();
@@ -298,7 +295,7 @@ void TrajectoryRecorder::recordStep(int step, const std::string& state,
   if (error.empty()) {
     w.Null();
   } else {
-    str(w, error);
+    json::writeString(w, error);
   }
   w.EndObject();
   std::lock_guard<std::mutex> lock(mu_);
@@ -314,15 +311,15 @@ Status TrajectoryRecorder::finalize(bool success, const std::string& final_resul
     Writer w(buf);
     w.StartObject();
     w.Key("task");
-    str(w, task_);
+    json::writeString(w, task_);
     w.Key("start_time");
-    str(w, start_time_);
+    json::writeString(w, start_time_);
     w.Key("end_time");
-    str(w, isoNow());
+    json::writeString(w, isoNow());
     w.Key("provider");
-    str(w, provider_);
+    json::writeString(w, provider_);
     w.Key("model");
-    str(w, model_);
+    json::writeString(w, model_);
     w.Key("max_steps");
     w.Int(max_steps_);
     w.Key("llm_interactions");
@@ -339,7 +336,7 @@ Status TrajectoryRecorder::finalize(bool success, const std::string& final_resul
     if (final_result.empty()) {
       w.Null();
     } else {
-      str(w, final_result);
+      json::writeString(w, final_result);
     }
     w.Key("execution_time");
     w.Double(execution_time);

@@ -7,6 +7,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "common/json_writer.h"
+
 namespace agentd::json {
 
 bool isValidUtf8(std::string_view s) {
@@ -27,8 +29,9 @@ Result<rapidjson::Document> parse(std::string_view s) {
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseValidateEncodingFlag>(s.data(), s.size());
   if (doc.HasParseError()) {
-    return Status::invalidArgument("invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) +
-                                   ": " + rapidjson::GetParseError_En(doc.GetParseError()));
+    return Status::invalidArgument("invalid JSON at offset " +
+                                   std::to_string(doc.GetErrorOffset()) + ": " +
+                                   rapidjson::GetParseError_En(doc.GetParseError()));
   }
   return doc;
 }
@@ -36,7 +39,7 @@ Result<rapidjson::Document> parse(std::string_view s) {
 std::string quote(std::string_view s) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  writeString(w, s);
   return std::string(buf.GetString(), buf.GetSize());
 }
 

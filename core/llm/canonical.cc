@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/json.h"
+#include "common/json_writer.h"
 #include "common/sha256.h"
 
 namespace agentd::llm {
@@ -14,13 +15,6 @@ namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 using rapidjson::Value;
-
-void str(Writer& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-void key(Writer& w, std::string_view s) {
-  w.Key(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
 
 void writeSorted(Writer& w, const Value& v) {
   if (v.IsObject()) {
@@ -51,7 +45,7 @@ void writeCanonical(Writer& w, std::string_view text) {
   if (doc.ok()) {
     writeSorted(w, *doc);
   } else {
-    str(w, text);
+    json::writeString(w, text);
   }
 }
 
@@ -76,7 +70,7 @@ std::string canonicalJson(std::string_view text) {
   if (doc.ok()) {
     writeSorted(w, *doc);
   } else {
-    str(w, text);
+    json::writeString(w, text);
   }
   return std::string(buf.GetString(), buf.GetSize());
 }
@@ -86,35 +80,35 @@ std::string canonicalRequest(const ChatRequest& req, const ModelOptions& model) 
   Writer w(buf);
   // Keys in sorted order at every level.
   w.StartObject();
-  key(w, "max_tokens");
+  json::writeKey(w, "max_tokens");
   w.Int(req.max_tokens.value_or(model.max_tokens));
-  key(w, "messages");
+  json::writeKey(w, "messages");
   w.StartArray();
   for (const Message& m : req.messages) {
     w.StartObject();
-    key(w, "content");
-    str(w, m.content);
+    json::writeKey(w, "content");
+    json::writeString(w, m.content);
     if (m.role == Role::kTool) {
-      key(w, "is_error");
+      json::writeKey(w, "is_error");
       w.Bool(m.is_error);
     }
-    key(w, "role");
-    str(w, roleName(m.role));
+    json::writeKey(w, "role");
+    json::writeString(w, roleName(m.role));
     if (m.role == Role::kTool) {
-      key(w, "tool_call_id");
-      str(w, m.tool_call_id);
+      json::writeKey(w, "tool_call_id");
+      json::writeString(w, m.tool_call_id);
     }
     if (!m.tool_calls.empty()) {
-      key(w, "tool_calls");
+      json::writeKey(w, "tool_calls");
       w.StartArray();
       for (const ToolCall& c : m.tool_calls) {
         w.StartObject();
-        key(w, "arguments");
+        json::writeKey(w, "arguments");
         writeCanonical(w, c.arguments);
-        key(w, "id");
-        str(w, c.id);
-        key(w, "name");
-        str(w, c.name);
+        json::writeKey(w, "id");
+        json::writeString(w, c.id);
+        json::writeKey(w, "name");
+        json::writeString(w, c.name);
         w.EndObject();
       }
       w.EndArray();
@@ -122,34 +116,34 @@ std::string canonicalRequest(const ChatRequest& req, const ModelOptions& model) 
     w.EndObject();
   }
   w.EndArray();
-  key(w, "model");
-  str(w, model.model);
-  key(w, "parallel_tool_calls");
+  json::writeKey(w, "model");
+  json::writeString(w, model.model);
+  json::writeKey(w, "parallel_tool_calls");
   if (model.parallel_tool_calls) {
     w.Bool(*model.parallel_tool_calls);
   } else {
     w.Null();
   }
-  key(w, "temperature");
+  json::writeKey(w, "temperature");
   if (auto t = req.temperature ? req.temperature : model.temperature) {
     w.Double(*t);
   } else {
     w.Null();
   }
-  key(w, "tools");
+  json::writeKey(w, "tools");
   w.StartArray();
   for (const ToolDefinition& t : req.tools) {
     w.StartObject();
-    key(w, "description");
-    str(w, t.description);
-    key(w, "name");
-    str(w, t.name);
-    key(w, "parameters");
+    json::writeKey(w, "description");
+    json::writeString(w, t.description);
+    json::writeKey(w, "name");
+    json::writeString(w, t.name);
+    json::writeKey(w, "parameters");
     writeCanonical(w, t.parameters);
     w.EndObject();
   }
   w.EndArray();
-  key(w, "top_p");
+  json::writeKey(w, "top_p");
   if (model.top_p) {
     w.Double(*model.top_p);
   } else {
@@ -167,36 +161,36 @@ std::string responseToJson(const ChatResponse& r) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartObject();
-  key(w, "id");
-  str(w, r.id);
-  key(w, "content");
-  str(w, r.content);
-  key(w, "tool_calls");
+  json::writeKey(w, "id");
+  json::writeString(w, r.id);
+  json::writeKey(w, "content");
+  json::writeString(w, r.content);
+  json::writeKey(w, "tool_calls");
   w.StartArray();
   for (const ToolCall& c : r.tool_calls) {
     w.StartObject();
-    key(w, "id");
-    str(w, c.id);
-    key(w, "name");
-    str(w, c.name);
-    key(w, "arguments");
+    json::writeKey(w, "id");
+    json::writeString(w, c.id);
+    json::writeKey(w, "name");
+    json::writeString(w, c.name);
+    json::writeKey(w, "arguments");
     writeCanonical(w, c.arguments);
     w.EndObject();
   }
   w.EndArray();
-  key(w, "finish_reason");
-  str(w, finishReasonName(r.finish_reason));
-  key(w, "model");
-  str(w, r.model);
-  key(w, "usage");
+  json::writeKey(w, "finish_reason");
+  json::writeString(w, finishReasonName(r.finish_reason));
+  json::writeKey(w, "model");
+  json::writeString(w, r.model);
+  json::writeKey(w, "usage");
   w.StartObject();
-  key(w, "input_tokens");
+  json::writeKey(w, "input_tokens");
   w.Int64(r.usage.input_tokens);
-  key(w, "output_tokens");
+  json::writeKey(w, "output_tokens");
   w.Int64(r.usage.output_tokens);
-  key(w, "cache_read_tokens");
+  json::writeKey(w, "cache_read_tokens");
   w.Int64(r.usage.cache_read_tokens);
-  key(w, "cache_creation_tokens");
+  json::writeKey(w, "cache_creation_tokens");
   w.Int64(r.usage.cache_creation_tokens);
   w.EndObject();
   w.EndObject();

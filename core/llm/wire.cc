@@ -6,19 +6,13 @@
 #include <map>
 
 #include "common/json.h"
+#include "common/json_writer.h"
 
 namespace agentd::llm {
 namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 using rapidjson::Value;
-
-void str(Writer& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-void key(Writer& w, std::string_view s) {
-  w.Key(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
 
 // Writes JSON text as a value; "" counts as {}. Fails when the text is not one JSON object.
 Status embedObject(Writer& w, std::string_view text, const std::string& what) {
@@ -52,11 +46,11 @@ const Value* member(const Value& obj, const char* name) {
 
 void sampling(Writer& w, const ChatRequest& req, const ModelOptions& model) {
   if (auto t = req.temperature ? req.temperature : model.temperature) {
-    key(w, "temperature");
+    json::writeKey(w, "temperature");
     w.Double(*t);
   }
   if (model.top_p) {
-    key(w, "top_p");
+    json::writeKey(w, "top_p");
     w.Double(*model.top_p);
   }
 }
@@ -172,87 +166,87 @@ class OpenAiCodec : public WireCodec {
     rapidjson::StringBuffer buf;
     Writer w(buf);
     w.StartObject();
-    key(w, "model");
-    str(w, model.model);
-    key(w, "messages");
+    json::writeKey(w, "model");
+    json::writeString(w, model.model);
+    json::writeKey(w, "messages");
     w.StartArray();
     for (const Message& m : req.messages) {
       w.StartObject();
-      key(w, "role");
-      str(w, roleName(m.role));
+      json::writeKey(w, "role");
+      json::writeString(w, roleName(m.role));
       if (m.role == Role::kTool) {
-        key(w, "tool_call_id");
-        str(w, m.tool_call_id);
-        key(w, "content");
+        json::writeKey(w, "tool_call_id");
+        json::writeString(w, m.tool_call_id);
+        json::writeKey(w, "content");
         // Chat Completions has no error flag on tool messages; it travels in the text.
-        str(w, m.is_error ? "ERROR: " + m.content : m.content);
+        json::writeString(w, m.is_error ? "ERROR: " + m.content : m.content);
       } else if (m.role == Role::kAssistant && !m.tool_calls.empty()) {
-        key(w, "content");
+        json::writeKey(w, "content");
         if (m.content.empty()) {
           w.Null();
         } else {
-          str(w, m.content);
+          json::writeString(w, m.content);
         }
-        key(w, "tool_calls");
+        json::writeKey(w, "tool_calls");
         w.StartArray();
         for (const ToolCall& c : m.tool_calls) {
           w.StartObject();
-          key(w, "id");
-          str(w, c.id);
-          key(w, "type");
-          str(w, "function");
-          key(w, "function");
+          json::writeKey(w, "id");
+          json::writeString(w, c.id);
+          json::writeKey(w, "type");
+          json::writeString(w, "function");
+          json::writeKey(w, "function");
           w.StartObject();
-          key(w, "name");
-          str(w, c.name);
-          key(w, "arguments");
-          str(w, c.arguments.empty() ? "{}" : c.arguments);
+          json::writeKey(w, "name");
+          json::writeString(w, c.name);
+          json::writeKey(w, "arguments");
+          json::writeString(w, c.arguments.empty() ? "{}" : c.arguments);
           w.EndObject();
           w.EndObject();
         }
         w.EndArray();
       } else {
-        key(w, "content");
-        str(w, m.content);
+        json::writeKey(w, "content");
+        json::writeString(w, m.content);
       }
       w.EndObject();
     }
     w.EndArray();
     if (!req.tools.empty()) {
-      key(w, "tools");
+      json::writeKey(w, "tools");
       w.StartArray();
       for (const ToolDefinition& t : req.tools) {
         w.StartObject();
-        key(w, "type");
-        str(w, "function");
-        key(w, "function");
+        json::writeKey(w, "type");
+        json::writeString(w, "function");
+        json::writeKey(w, "function");
         w.StartObject();
-        key(w, "name");
-        str(w, t.name);
+        json::writeKey(w, "name");
+        json::writeString(w, t.name);
         if (!t.description.empty()) {
-          key(w, "description");
-          str(w, t.description);
+          json::writeKey(w, "description");
+          json::writeString(w, t.description);
         }
-        key(w, "parameters");
+        json::writeKey(w, "parameters");
         AGENTD_RETURN_IF_ERROR(embedObject(w, t.parameters, "tool " + t.name + " parameters"));
         w.EndObject();
         w.EndObject();
       }
       w.EndArray();
       if (model.parallel_tool_calls) {
-        key(w, "parallel_tool_calls");
+        json::writeKey(w, "parallel_tool_calls");
         w.Bool(*model.parallel_tool_calls);
       }
     }
-    key(w, "max_tokens");
+    json::writeKey(w, "max_tokens");
     w.Int(req.max_tokens.value_or(model.max_tokens));
     sampling(w, req, model);
     if (stream) {
-      key(w, "stream");
+      json::writeKey(w, "stream");
       w.Bool(true);
-      key(w, "stream_options");
+      json::writeKey(w, "stream_options");
       w.StartObject();
-      key(w, "include_usage");
+      json::writeKey(w, "include_usage");
       w.Bool(true);
       w.EndObject();
     }
@@ -432,9 +426,9 @@ class AnthropicCodec : public WireCodec {
     rapidjson::StringBuffer buf;
     Writer w(buf);
     w.StartObject();
-    key(w, "model");
-    str(w, model.model);
-    key(w, "max_tokens");
+    json::writeKey(w, "model");
+    json::writeString(w, model.model);
+    json::writeKey(w, "max_tokens");
     w.Int(req.max_tokens.value_or(model.max_tokens));
     std::string system;
     for (const Message& m : req.messages) {
@@ -443,10 +437,10 @@ class AnthropicCodec : public WireCodec {
       system += m.content;
     }
     if (!system.empty()) {
-      key(w, "system");
-      str(w, system);
+      json::writeKey(w, "system");
+      json::writeString(w, system);
     }
-    key(w, "messages");
+    json::writeKey(w, "messages");
     w.StartArray();
     // Consecutive messages of one role merge into one message (tool results become the
     // tool_result blocks of a single user turn, as the API requires).
@@ -460,22 +454,22 @@ class AnthropicCodec : public WireCodec {
           w.EndObject();
         }
         w.StartObject();
-        key(w, "role");
-        str(w, role);
-        key(w, "content");
+        json::writeKey(w, "role");
+        json::writeString(w, role);
+        json::writeKey(w, "content");
         w.StartArray();
         open_role = role;
       }
       if (m.role == Role::kTool) {
         w.StartObject();
-        key(w, "type");
-        str(w, "tool_result");
-        key(w, "tool_use_id");
-        str(w, m.tool_call_id);
-        key(w, "content");
-        str(w, m.content);
+        json::writeKey(w, "type");
+        json::writeString(w, "tool_result");
+        json::writeKey(w, "tool_use_id");
+        json::writeString(w, m.tool_call_id);
+        json::writeKey(w, "content");
+        json::writeString(w, m.content);
         if (m.is_error) {
-          key(w, "is_error");
+          json::writeKey(w, "is_error");
           w.Bool(true);
         }
         w.EndObject();
@@ -483,21 +477,21 @@ class AnthropicCodec : public WireCodec {
       }
       if (!m.content.empty()) {
         w.StartObject();
-        key(w, "type");
-        str(w, "text");
-        key(w, "text");
-        str(w, m.content);
+        json::writeKey(w, "type");
+        json::writeString(w, "text");
+        json::writeKey(w, "text");
+        json::writeString(w, m.content);
         w.EndObject();
       }
       for (const ToolCall& c : m.tool_calls) {
         w.StartObject();
-        key(w, "type");
-        str(w, "tool_use");
-        key(w, "id");
-        str(w, c.id);
-        key(w, "name");
-        str(w, c.name);
-        key(w, "input");
+        json::writeKey(w, "type");
+        json::writeString(w, "tool_use");
+        json::writeKey(w, "id");
+        json::writeString(w, c.id);
+        json::writeKey(w, "name");
+        json::writeString(w, c.name);
+        json::writeKey(w, "input");
         AGENTD_RETURN_IF_ERROR(embedObject(w, c.arguments, "tool call " + c.id + " arguments"));
         w.EndObject();
       }
@@ -508,34 +502,34 @@ class AnthropicCodec : public WireCodec {
     }
     w.EndArray();
     if (!req.tools.empty()) {
-      key(w, "tools");
+      json::writeKey(w, "tools");
       w.StartArray();
       for (const ToolDefinition& t : req.tools) {
         w.StartObject();
-        key(w, "name");
-        str(w, t.name);
+        json::writeKey(w, "name");
+        json::writeString(w, t.name);
         if (!t.description.empty()) {
-          key(w, "description");
-          str(w, t.description);
+          json::writeKey(w, "description");
+          json::writeString(w, t.description);
         }
-        key(w, "input_schema");
+        json::writeKey(w, "input_schema");
         AGENTD_RETURN_IF_ERROR(embedObject(w, t.parameters, "tool " + t.name + " parameters"));
         w.EndObject();
       }
       w.EndArray();
       if (model.parallel_tool_calls && !*model.parallel_tool_calls) {
-        key(w, "tool_choice");
+        json::writeKey(w, "tool_choice");
         w.StartObject();
-        key(w, "type");
-        str(w, "auto");
-        key(w, "disable_parallel_tool_use");
+        json::writeKey(w, "type");
+        json::writeString(w, "auto");
+        json::writeKey(w, "disable_parallel_tool_use");
         w.Bool(true);
         w.EndObject();
       }
     }
     sampling(w, req, model);
     if (stream) {
-      key(w, "stream");
+      json::writeKey(w, "stream");
       w.Bool(true);
     }
     w.EndObject();
