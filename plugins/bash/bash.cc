@@ -24,6 +24,7 @@
 
 #include "bash_session.h"
 #include "plugin_json.h"
+#include "tool_text.h"
 
 extern char** environ;
 
@@ -35,12 +36,6 @@ using agentd::bash::RunResult;
 using agentd::sdk::Error;
 
 constexpr const char* kToolName = "bash";
-constexpr size_t kMaxResponseChars = 16000;  // trae's MAX_RESPONSE_LEN
-constexpr const char* kClippedMarker =
-    "<response clipped><NOTE>To save on context only part of this file has been shown to you. "
-    "You should retry this tool after you have searched inside the file with `grep -n` in order "
-    "to find the line numbers of what you are looking for.</NOTE>";
-
 constexpr const char* kDescription =
     "Run commands in a bash shell\n"
     "* When invoking this tool, the contents of the \"command\" parameter does NOT need to be "
@@ -158,55 +153,9 @@ std::vector<std::string> scrubbedEnvironment(const Config& c) {
   return env;
 }
 
-// Replaces invalid UTF-8 with U+FFFD so the host accepts the text.
-std::string sanitizeUtf8(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  size_t i = 0;
-  while (i < in.size()) {
-    unsigned char c = static_cast<unsigned char>(in[i]);
-    size_t len = c < 0x80           ? 1
-                 : (c >> 5) == 0x6  ? 2
-                 : (c >> 4) == 0xe  ? 3
-                 : (c >> 3) == 0x1e ? 4
-                                    : 0;
-    bool ok = len > 0 && i + len <= in.size();
-    for (size_t k = 1; ok && k < len; ++k) {
-      ok = (static_cast<unsigned char>(in[i + k]) & 0xc0) == 0x80;
-    }
-    if (ok && len > 1) {  // reject overlong forms, surrogates and values past U+10FFFF
-      uint32_t cp = c & (0xff >> (len + 1));
-      for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (in[i + k] & 0x3f);
-      ok = !(len == 2 && cp < 0x80) && !(len == 3 && cp < 0x800) && !(len == 4 && cp < 0x10000) &&
-           cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
-    }
-    if (ok) {
-      out.append(in.substr(i, len));
-      i += len;
-    } else {
-      out += "\xef\xbf\xbd";
-      ++i;
-    }
-  }
-  return out;
+std::string outputOf(const RunResult& r) {
+  return agentd::filetools::clip(agentd::filetools::sanitizeUtf8(r.output), r.truncated);
 }
-
-// trae's maybe_truncate: keeps the first kMaxResponseChars characters (code points) and
-// appends the marker. REQUIRES: text is valid UTF-8.
-std::string clip(std::string text, bool force = false) {
-  size_t chars = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if ((static_cast<unsigned char>(text[i]) & 0xc0) == 0x80) continue;
-    if (chars == kMaxResponseChars) {
-      text.resize(i);
-      return text + kClippedMarker;
-    }
-    ++chars;
-  }
-  return force ? text + kClippedMarker : text;
-}
-
-std::string outputOf(const RunResult& r) { return clip(sanitizeUtf8(r.output), r.truncated); }
 
 std::string formatSeconds(double s) {
   char buf[32];

@@ -1,5 +1,5 @@
-// Text helpers of the file tools: UTF-8 repair, trae's 16,000-character clip, `cat -n` numbering.
-// Shared by str_replace_based_edit_tool and json_edit_tool.
+// Text helpers of the tools that return text: UTF-8 repair, trae's 16,000-character clip, `cat -n`
+// numbering. Shared by bash, str_replace_based_edit_tool and json_edit_tool.
 #pragma once
 
 #include <cstdint>
@@ -60,8 +60,9 @@ inline std::string sanitizeUtf8(std::string_view in) {
 }
 
 // trae's maybe_truncate: text longer than kMaxResponseChars characters (code points) keeps the
-// first kMaxResponseChars and gets kClippedMarker appended. REQUIRES: valid UTF-8.
-inline std::string clip(std::string text) {
+// first kMaxResponseChars and gets kClippedMarker appended; `force` appends the marker anyway
+// (the text was already cut elsewhere). REQUIRES: valid UTF-8.
+inline std::string clip(std::string text, bool force = false) {
   size_t chars = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     if ((static_cast<unsigned char>(text[i]) & 0xc0) == 0x80) continue;
@@ -72,6 +73,7 @@ inline std::string clip(std::string text) {
     }
     ++chars;
   }
+  if (force) text += kClippedMarker;
   return text;
 }
 
