@@ -20,35 +20,8 @@ using std::chrono::seconds;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kTool = "bash";
-constexpr const char* kMarker =
-    "<response clipped><NOTE>To save on context only part of this file has been shown to you. "
-    "You should retry this tool after you have searched inside the file with `grep -n` in order "
-    "to find the line numbers of what you are looking for.</NOTE>";
 
-std::string jsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out + "\"";
-}
-
-std::string cmd(const std::string& command) { return R"({"command":)" + jsonString(command) + "}"; }
+std::string cmd(const std::string& command) { return R"({"command":)" + quote(command) + "}"; }
 
 class BashTest : public ::testing::Test {
  protected:
@@ -275,13 +248,13 @@ TEST_F(bash, ClipsLongOutputWithTraeMarker) {
   std::string out = ok("seq 1 20000");
   ASSERT_GT(out.size(), 16000u);
   EXPECT_EQ(out.substr(0, 8), "1\n2\n3\n4\n");
-  ASSERT_EQ(out.size(), 16000 + std::string(kMarker).size());
-  EXPECT_EQ(out.substr(16000), kMarker);
+  ASSERT_EQ(out.size(), 16000 + std::string(kClippedMarker).size());
+  EXPECT_EQ(out.substr(16000), kClippedMarker);
 
   // Characters, not bytes: 16,000 two-byte characters are kept whole.
   out = ok("for i in $(seq 1 1700); do printf 'éééééééééé'; done");
-  EXPECT_EQ(out.substr(out.size() - std::string(kMarker).size()), kMarker);
-  EXPECT_EQ(out.size(), 32000 + std::string(kMarker).size());
+  EXPECT_EQ(out.substr(out.size() - std::string(kClippedMarker).size()), kClippedMarker);
+  EXPECT_EQ(out.size(), 32000 + std::string(kClippedMarker).size());
 
   // Output far beyond what is kept still finishes promptly and reports the exit code.
   auto start = Clock::now();
@@ -289,7 +262,7 @@ TEST_F(bash, ClipsLongOutputWithTraeMarker) {
   EXPECT_LT(Clock::now() - start, seconds(30));
   EXPECT_EQ(r.status, AGENTD_ERR);
   EXPECT_EQ(r.error.rfind("Exit code 4. Output:\nxxxx", 0), 0u) << r.error.substr(0, 100);
-  EXPECT_EQ(r.error.substr(r.error.size() - std::string(kMarker).size()), kMarker);
+  EXPECT_EQ(r.error.substr(r.error.size() - std::string(kClippedMarker).size()), kClippedMarker);
   EXPECT_EQ(ok("echo short"), "short");
 }
 

@@ -15,8 +15,6 @@ namespace {
 constexpr const char* kEdit = "str_replace_based_edit_tool";
 constexpr const char* kJson = "json_edit_tool";
 
-std::string quote(const std::string& s) { return "\"" + s + "\""; }
-
 class FileSandboxTest : public ::testing::Test {
  protected:
   void SetUp() override {

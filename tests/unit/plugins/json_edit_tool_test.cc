@@ -248,10 +248,12 @@ TEST_F(json_edit_tool, ArgumentErrors) {
   EXPECT_EQ(raw(R"({"file_path":"/x"})").error, "Operation parameter is required");
   EXPECT_EQ(raw(R"({"operation":"view"})").error, "file_path parameter is required");
   // Relative to the working directory.
-  EXPECT_NE(raw(R"({"operation":"view","file_path":"rel.json"})").error.find(ws_.path() + "/rel.json"),
-            std::string::npos);
-  EXPECT_EQ(plugin_.invokeWith(kTool, R"({"operation":"view","file_path":"rel.json"})",
-                               CallOptions{"task-1", "", nullptr})
+  EXPECT_NE(
+      raw(R"({"operation":"view","file_path":"rel.json"})").error.find(ws_.path() + "/rel.json"),
+      std::string::npos);
+  EXPECT_EQ(plugin_
+                .invokeWith(kTool, R"({"operation":"view","file_path":"rel.json"})",
+                            CallOptions{"task-1", "", nullptr})
                 .error,
             "File path must be absolute: rel.json");
   EXPECT_EQ(raw(R"({"operation":"view","file_path":"/x","json_path":5})").error,

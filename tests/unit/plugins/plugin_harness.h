@@ -8,6 +8,8 @@
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <atomic>
@@ -22,6 +24,21 @@ namespace agentd::plugintest {
 
 inline std::string str(agentd_str s) { return s.ptr == nullptr ? "" : std::string(s.ptr, s.len); }
 inline agentd_str view(std::string_view s) { return agentd_str{s.data(), s.size()}; }
+
+// s as a quoted, escaped JSON string literal, for building tool arguments.
+inline std::string quote(std::string_view s) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+// The note trae-agent's tools append to clipped output (plugins/common/tool_text.h,
+// kClippedMarker).
+constexpr const char* kClippedMarker =
+    "<response clipped><NOTE>To save on context only part of this file has been shown to you. "
+    "You should retry this tool after you have searched inside the file with `grep -n` in order "
+    "to find the line numbers of what you are looking for.</NOTE>";
 
 struct ListedTool {
   std::string name;

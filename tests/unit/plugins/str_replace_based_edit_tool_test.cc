@@ -11,33 +11,6 @@ namespace agentd::plugintest {
 namespace {
 
 constexpr const char* kTool = "str_replace_based_edit_tool";
-constexpr const char* kMarker =
-    "<response clipped><NOTE>To save on context only part of this file has been shown to you. "
-    "You should retry this tool after you have searched inside the file with `grep -n` in order "
-    "to find the line numbers of what you are looking for.</NOTE>";
-
-std::string quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out + "\"";
-}
 
 class EditToolTest : public ::testing::Test {
  protected:
@@ -290,15 +263,17 @@ TEST_F(str_replace_based_edit_tool, UndoHistoryBelongsToTheTask) {
 TEST_F(str_replace_based_edit_tool, PathErrors) {
   // A relative path names a file in the working directory.
   EXPECT_EQ(fails(viewArgs("relative/x.txt")),
-            "The path " + ws_.path() + "/relative/x.txt does not exist. Please provide a valid "
-            "path.");
+            "The path " + ws_.path() +
+                "/relative/x.txt does not exist. Please provide a valid "
+                "path.");
   writeFile(ws_ / "rel.txt", "line\n");
-  CallResult rel = plugin_.invokeWith(kTool, viewArgs("rel.txt"),
-                                      CallOptions{"task-1", ws_.path(), nullptr});
+  CallResult rel =
+      plugin_.invokeWith(kTool, viewArgs("rel.txt"), CallOptions{"task-1", ws_.path(), nullptr});
   EXPECT_EQ(rel.status, AGENTD_OK) << rel.error;
   EXPECT_NE(rel.text.find("line"), std::string::npos);
   // Without a working directory it must be absolute.
-  CallResult nowd = plugin_.invokeWith(kTool, viewArgs("rel.txt"), CallOptions{"task-1", "", nullptr});
+  CallResult nowd =
+      plugin_.invokeWith(kTool, viewArgs("rel.txt"), CallOptions{"task-1", "", nullptr});
   EXPECT_EQ(nowd.error, "The path rel.txt is not an absolute path, it should start with `/`.");
   EXPECT_EQ(fails(viewArgs(ws_ / "missing.txt")),
             "The path " + (ws_ / "missing.txt") + " does not exist. Please provide a valid path.");
@@ -332,9 +307,9 @@ TEST_F(str_replace_based_edit_tool, ClipsLongOutputWithTraeMarker) {
   for (int i = 0; i < 3000; ++i) big += "some line of text number " + std::to_string(i) + "\n";
   writeFile(ws_ / "big.txt", big);
   std::string out = ok(viewArgs(ws_ / "big.txt"));
-  ASSERT_GT(out.size(), std::string(kMarker).size());
-  EXPECT_EQ(out.size(), 16000 + std::string(kMarker).size());
-  EXPECT_EQ(out.substr(16000), kMarker);
+  ASSERT_GT(out.size(), std::string(kClippedMarker).size());
+  EXPECT_EQ(out.size(), 16000 + std::string(kClippedMarker).size());
+  EXPECT_EQ(out.substr(16000), kClippedMarker);
   EXPECT_EQ(out.rfind("Here's the result of running `cat -n` on ", 0), 0u);
   // A range keeps the output short enough to be whole.
   out = ok(viewArgs(ws_ / "big.txt", "[2999,3000]"));
