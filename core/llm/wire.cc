@@ -24,6 +24,19 @@ Status embedObject(Writer& w, std::string_view text, const std::string& what) {
   return Status::ok();
 }
 
+// Writes a tool's name, optional description and its parameter schema under `schema_key`
+// (OpenAI: "parameters", Anthropic: "input_schema").
+Status writeToolFields(Writer& w, const ToolDefinition& t, std::string_view schema_key) {
+  json::writeKey(w, "name");
+  json::writeString(w, t.name);
+  if (!t.description.empty()) {
+    json::writeKey(w, "description");
+    json::writeString(w, t.description);
+  }
+  json::writeKey(w, schema_key);
+  return embedObject(w, t.parameters, "tool " + t.name + " parameters");
+}
+
 std::string getString(const Value& obj, const char* name) {
   if (!obj.IsObject()) return {};
   auto it = obj.FindMember(name);
@@ -221,14 +234,7 @@ class OpenAiCodec : public WireCodec {
         json::writeString(w, "function");
         json::writeKey(w, "function");
         w.StartObject();
-        json::writeKey(w, "name");
-        json::writeString(w, t.name);
-        if (!t.description.empty()) {
-          json::writeKey(w, "description");
-          json::writeString(w, t.description);
-        }
-        json::writeKey(w, "parameters");
-        AGENTD_RETURN_IF_ERROR(embedObject(w, t.parameters, "tool " + t.name + " parameters"));
+        AGENTD_RETURN_IF_ERROR(writeToolFields(w, t, "parameters"));
         w.EndObject();
         w.EndObject();
       }
@@ -506,14 +512,7 @@ class AnthropicCodec : public WireCodec {
       w.StartArray();
       for (const ToolDefinition& t : req.tools) {
         w.StartObject();
-        json::writeKey(w, "name");
-        json::writeString(w, t.name);
-        if (!t.description.empty()) {
-          json::writeKey(w, "description");
-          json::writeString(w, t.description);
-        }
-        json::writeKey(w, "input_schema");
-        AGENTD_RETURN_IF_ERROR(embedObject(w, t.parameters, "tool " + t.name + " parameters"));
+        AGENTD_RETURN_IF_ERROR(writeToolFields(w, t, "input_schema"));
         w.EndObject();
       }
       w.EndArray();
