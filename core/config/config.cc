@@ -167,6 +167,34 @@ bool checkString(const std::string& v, const StringOpts& o, std::string* expecte
   return true;
 }
 
+void writeStringListSchema(JsonWriter& w, const char* desc) {
+  w.StartObject();
+  w.Key("type");
+  w.String("array");
+  w.Key("items");
+  w.StartObject();
+  w.Key("type");
+  w.String("string");
+  w.EndObject();
+  w.Key("description");
+  w.String(desc);
+  w.EndObject();
+}
+
+void writeStringMapSchema(JsonWriter& w, const char* desc) {
+  w.StartObject();
+  w.Key("type");
+  w.String("object");
+  w.Key("additionalProperties");
+  w.StartObject();
+  w.Key("type");
+  w.String("string");
+  w.EndObject();
+  w.Key("description");
+  w.String(desc);
+  w.EndObject();
+}
+
 void writeStringSchema(JsonWriter& w, const StringOpts& o, const char* desc) {
   w.StartObject();
   w.Key("type");
@@ -882,17 +910,8 @@ std::string jsonSchema() {
   w.Key("properties");
   w.StartObject();
   w.Key("include");
-  w.StartObject();
-  w.Key("type");
-  w.String("array");
-  w.Key("items");
-  w.StartObject();
-  w.Key("type");
-  w.String("string");
-  w.EndObject();
-  w.Key("description");
-  w.String("Glob patterns of files merged into this one, in order (later files win).");
-  w.EndObject();
+  schema::writeStringListSchema(
+      w, "Glob patterns of files merged into this one, in order (later files win).");
   w.EndObject();
   w.EndObject();
   std::string head(buf.GetString(), buf.GetSize());

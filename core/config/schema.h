@@ -126,6 +126,10 @@ inline std::string join(const std::string& path, const std::string& key) {
 bool checkString(const std::string& v, const StringOpts& o, std::string* expected);
 std::string absolutePath(const std::string& base_dir, const std::string& p);
 void writeStringSchema(JsonWriter& w, const StringOpts& o, const char* desc);
+// {"type":"array","items":{"type":"string"},"description":desc}
+void writeStringListSchema(JsonWriter& w, const char* desc);
+// {"type":"object","additionalProperties":{"type":"string"},"description":desc}
+void writeStringMapSchema(JsonWriter& w, const char* desc);
 
 // Reads a string (file or environment), interpolated and checked; false after reporting.
 bool readString(const Value& v, const StringOpts& o, Ctx& ctx, const std::string& path,
@@ -269,19 +273,7 @@ Section<T>& Section<T>::strings(const char* key, std::vector<std::string> T::*m,
     for (const auto& s : v.*m) a.push_back(redact && secret ? std::string("<redacted>") : s);
     out.insert_or_assign(k, std::move(a));
   };
-  f.schema = [d = std::string(desc)](JsonWriter& w) {
-    w.StartObject();
-    w.Key("type");
-    w.String("array");
-    w.Key("items");
-    w.StartObject();
-    w.Key("type");
-    w.String("string");
-    w.EndObject();
-    w.Key("description");
-    w.String(d.c_str());
-    w.EndObject();
-  };
+  f.schema = [d = std::string(desc)](JsonWriter& w) { writeStringListSchema(w, d.c_str()); };
   fields_.push_back(std::move(f));
   return *this;
 }
@@ -303,19 +295,7 @@ Section<T>& Section<T>::stringMap(const char* key, std::map<std::string, std::st
     }
     out.insert_or_assign(k, std::move(t));
   };
-  f.schema = [d = std::string(desc)](JsonWriter& w) {
-    w.StartObject();
-    w.Key("type");
-    w.String("object");
-    w.Key("additionalProperties");
-    w.StartObject();
-    w.Key("type");
-    w.String("string");
-    w.EndObject();
-    w.Key("description");
-    w.String(d.c_str());
-    w.EndObject();
-  };
+  f.schema = [d = std::string(desc)](JsonWriter& w) { writeStringMapSchema(w, d.c_str()); };
   fields_.push_back(std::move(f));
   return *this;
 }
