@@ -92,7 +92,7 @@ void Daemon::start() {
   auto cfg = snapshot()->config;
   std::vector<plugin::LoadError> errors;
   (void)host_.apply(plugin::specsFromConfig(*cfg), &errors, /*keep_going=*/true);
-  auto llm = agent::makeLlmClient(*cfg);
+  auto llm = agent::makeLlmClient(*cfg, {}, &io_);
   if (!llm.ok()) {
     log::error("model client unavailable", {{"error", llm.status().message()}});
   }
@@ -275,7 +275,7 @@ Status Daemon::apply(const std::shared_ptr<const config::Config>& next,
   // The model client is rebuilt only when its sections changed; tasks keep the one they have.
   std::shared_ptr<llm::LlmClient> llm = old->llm;
   if (agent::llmKeysChanged(changed)) {
-    auto made = agent::makeLlmClient(*next);
+    auto made = agent::makeLlmClient(*next, {}, &io_);
     if (!made.ok()) return made.status().withContext("model client");
     llm = *made;
   }

@@ -1,5 +1,7 @@
 #include "agent/llm_factory.h"
 
+#include "agent/http_pump.h"
+
 namespace agentd::agent {
 
 namespace {
@@ -47,7 +49,8 @@ llm::ModelOptions modelOptions(const config::ModelConfig& m) {
 }  // namespace
 
 Result<std::shared_ptr<llm::LlmClient>> makeLlmClient(const config::Config& cfg,
-                                                      const AdHocModel& extra) {
+                                                      const AdHocModel& extra,
+                                                      boost::asio::io_context* io) {
   std::vector<llm::ProviderOptions> providers;
   std::vector<llm::ModelOptions> models;
   for (const auto& [name, p] : cfg.model_providers) providers.push_back(providerOptions(p));
@@ -63,8 +66,11 @@ Result<std::shared_ptr<llm::LlmClient>> makeLlmClient(const config::Config& cfg,
     models.push_back(o);
   }
   if (models.empty()) return std::shared_ptr<llm::LlmClient>();
-  auto client = llm::LlmClient::create(std::move(providers), std::move(models));
+  llm::LlmClient::Options options;
+  options.http.external_loop = io != nullptr;
+  auto client = llm::LlmClient::create(std::move(providers), std::move(models), options);
   if (!client.ok()) return client.status();
+  if (io) driveOnIo(*io, (*client)->http().loop());
   return std::shared_ptr<llm::LlmClient>(std::move(*client));
 }
 

@@ -73,17 +73,14 @@ class LlmClient::Impl {
  public:
   ~Impl() {
     if (!http_) return;
-    std::promise<void> drained;
-    http_->post([this, &drained] {
+    http_->runExclusive([this] {
       std::vector<std::shared_ptr<Call>> all;
       {
         std::lock_guard<std::mutex> lock(calls_mu_);
         for (auto& [id, c] : calls_) all.push_back(c);
       }
       for (auto& c : all) abort(c, Status::cancelled("the model client is shutting down"));
-      drained.set_value();
     });
-    drained.get_future().wait();
     http_.reset();  // drops timers and transfers before the providers they point into
   }
 

@@ -2,7 +2,8 @@
 // classified retry (Retry-After honoured, else full-jitter backoff within max_attempts and
 // max_elapsed), a circuit breaker per provider, per-model fallback lists, and a response cache
 // for models that enable it. Every call runs on one event thread (see http_client.h for why):
-// a thousand calls in flight cost that one thread. Thread-safe.
+// a thousand calls in flight cost that one thread. With Options::http.external_loop that thread
+// is whichever drives http().loop() (the agent's io_context in agentd). Thread-safe.
 //
 // Streaming: a call with on_delta set streams; deltas and the completion run on the event thread
 // and must not block. Once a delta reached the caller, a failed attempt is neither retried nor
@@ -74,7 +75,8 @@ class LlmClient {
   CallHandle chatAsync(const std::string& model, ChatRequest request, CallOptions options,
                        DoneCallback done);
   // Blocking convenience wrapper. REQUIRES: not called on the event thread (it would deadlock;
-  // such a call returns FailedPrecondition).
+  // such a call returns FailedPrecondition) nor, with external_loop, on the thread that drives
+  // the loop.
   Result<ChatResponse> chat(const std::string& model, ChatRequest request,
                             CallOptions options = {});
 

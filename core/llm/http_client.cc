@@ -1,6 +1,7 @@
 #include "llm/http_client.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -98,6 +100,11 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
+struct HttpLoop::State {
+  std::recursive_mutex mu;            // held while driving; serialises drive() and the client's end
+  HttpClient::Impl* impl = nullptr;  // null once the client is destroyed
+};
+
 class HttpClient::Impl {
  public:
   struct Transfer {
@@ -126,6 +133,14 @@ class HttpClient::Impl {
     stop_.store(true);
     wake();
     if (thread_.joinable()) thread_.join();
+    if (loop_) {
+      // Waits out a drive() in progress; later ones see the client gone.
+      std::lock_guard<std::recursive_mutex> lock(loop_->state_->mu);
+      loop_->state_->impl = nullptr;
+      uint64_t one = 1;
+      ssize_t n = ::write(loop_->closefd_, &one, sizeof one);
+      (void)n;
+    }
     for (auto& [id, t] : transfers_) {
       curl_multi_remove_handle(multi_, t->easy);
       curl_easy_cleanup(t->easy);
@@ -163,12 +178,48 @@ class HttpClient::Impl {
     if (epoll_ctl(epfd_, EPOLL_CTL_ADD, evfd_, &ev) != 0) {
       return Status::internal("epoll_ctl: " + std::string(strerror(errno)));
     }
+    if (options.external_loop) return initLoop();
     thread_ = std::thread([this] { run(); });
-    thread_id_ = thread_.get_id();
+    thread_id_.store(thread_.get_id());
     return Status::ok();
   }
 
-  bool inEventThread() const { return std::this_thread::get_id() == thread_id_; }
+  bool inEventThread() const { return std::this_thread::get_id() == thread_id_.load(); }
+  std::shared_ptr<HttpLoop> loop() const { return loop_; }
+
+  void runExclusive(const std::function<void()>& fn) {
+    if (inEventThread()) {
+      fn();
+    } else if (loop_) {
+      std::lock_guard<std::recursive_mutex> lock(loop_->state_->mu);
+      Driving driving(this);
+      fn();
+    } else {
+      std::mutex m;
+      std::condition_variable cv;
+      bool done = false;
+      post([&] {
+        fn();
+        std::lock_guard<std::mutex> lock(m);
+        done = true;
+        cv.notify_one();
+      });
+      std::unique_lock<std::mutex> lock(m);
+      cv.wait(lock, [&] { return done; });
+    }
+  }
+
+  // One pass of the loop for an external driver; the caller holds the loop's mutex.
+  int driveOnce() {
+    Driving driving(this);
+    epoll_event events[64];
+    int n = epoll_wait(epfd_, events, 64, 0);
+    handleEvents(events, n);
+    runPass();
+    // Ready descriptors were handled: look again at once rather than trusting the outer loop to
+    // see a new edge for sockets that stay readable.
+    return n > 0 ? 0 : waitMillis();
+  }
 
   // Runs fn now when on the event thread outside libcurl, else queues it in order.
   void dispatch(std::function<void()> fn) {
@@ -510,33 +561,71 @@ class HttpClient::Impl {
     }
   }
 
+  // Marks the calling thread as the event thread for its scope (external loop; nests).
+  struct Driving {
+    explicit Driving(Impl* impl)
+        : impl(impl), previous(impl->thread_id_.exchange(std::this_thread::get_id())) {}
+    ~Driving() { impl->thread_id_.store(previous); }
+    Impl* impl;
+    std::thread::id previous;
+  };
+
+  Status initLoop() {
+    std::shared_ptr<HttpLoop> loop(new HttpLoop());
+    loop->state_ = std::make_shared<HttpLoop::State>();
+    loop->state_->impl = this;
+    loop->epfd_ = fcntl(epfd_, F_DUPFD_CLOEXEC, 0);
+    loop->closefd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (loop->epfd_ < 0 || loop->closefd_ < 0) {
+      return Status::internal("dup/eventfd: " + std::string(strerror(errno)));
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = loop->closefd_;
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, loop->closefd_, &ev) != 0) {
+      return Status::internal("epoll_ctl: " + std::string(strerror(errno)));
+    }
+    loop_ = std::move(loop);
+    return Status::ok();
+  }
+
+  void handleEvents(const epoll_event* events, int n) {
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == evfd_) {
+        uint64_t v;
+        while (::read(evfd_, &v, sizeof v) > 0) {
+        }
+        continue;
+      }
+      if (loop_ && fd == loop_->closefd_) continue;
+      int flags = 0;
+      if (events[i].events & EPOLLIN) flags |= CURL_CSELECT_IN;
+      if (events[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+      if (events[i].events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
+      socketAction(fd, flags);
+    }
+  }
+
+  // Completed transfers, queued functions, libcurl's and our timers.
+  void runPass() {
+    drainMessages();
+    runQueue();
+    if (curl_deadline_valid_ && Clock::now() >= curl_deadline_) {
+      curl_deadline_valid_ = false;
+      socketAction(CURL_SOCKET_TIMEOUT, 0);
+    }
+    drainMessages();
+    fireTimers();
+    drainMessages();
+  }
+
   void run() {
     epoll_event events[256];
     while (!stop_.load()) {
       int n = epoll_wait(epfd_, events, 256, waitMillis());
-      for (int i = 0; i < n; ++i) {
-        int fd = events[i].data.fd;
-        if (fd == evfd_) {
-          uint64_t v;
-          while (::read(evfd_, &v, sizeof v) > 0) {
-          }
-          continue;
-        }
-        int flags = 0;
-        if (events[i].events & EPOLLIN) flags |= CURL_CSELECT_IN;
-        if (events[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
-        if (events[i].events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
-        socketAction(fd, flags);
-      }
-      drainMessages();
-      runQueue();
-      if (curl_deadline_valid_ && Clock::now() >= curl_deadline_) {
-        curl_deadline_valid_ = false;
-        socketAction(CURL_SOCKET_TIMEOUT, 0);
-      }
-      drainMessages();
-      fireTimers();
-      drainMessages();
+      handleEvents(events, n);
+      runPass();
     }
   }
 
@@ -544,7 +633,8 @@ class HttpClient::Impl {
   int epfd_ = -1;
   int evfd_ = -1;
   std::thread thread_;
-  std::thread::id thread_id_;
+  std::atomic<std::thread::id> thread_id_{};  // the event thread (external loop: while driving)
+  std::shared_ptr<HttpLoop> loop_;             // with external_loop only
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::deque<std::function<void()>> queue_;
@@ -568,6 +658,17 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(Options options) {
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }
 
+HttpLoop::~HttpLoop() {
+  if (epfd_ >= 0) close(epfd_);
+  if (closefd_ >= 0) close(closefd_);
+}
+
+int HttpLoop::drive() {
+  std::lock_guard<std::recursive_mutex> lock(state_->mu);
+  if (!state_->impl) return kClosed;
+  return state_->impl->driveOnce();
+}
+
 HttpClient::HttpClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpClient::~HttpClient() = default;
 
@@ -576,6 +677,8 @@ uint64_t HttpClient::start(HttpRequest request, HttpCallbacks callbacks) {
 }
 void HttpClient::cancel(uint64_t id) { impl_->cancel(id); }
 void HttpClient::post(std::function<void()> fn) { impl_->post(std::move(fn)); }
+void HttpClient::runExclusive(const std::function<void()>& fn) { impl_->runExclusive(fn); }
+std::shared_ptr<HttpLoop> HttpClient::loop() const { return impl_->loop(); }
 uint64_t HttpClient::runAfter(std::chrono::milliseconds delay, std::function<void()> fn) {
   return impl_->runAfter(delay, std::move(fn));
 }

@@ -1,12 +1,13 @@
 // HttpClient: asynchronous HTTP over libcurl's multi interface, driven by one event thread.
 //
-// Why a dedicated event thread rather than the server's io_context: libcurl's multi handle is
-// not thread-safe, and the io_context may be run by several threads, so integrating through
-// CURLMOPT_SOCKETFUNCTION would need a strand around every curl call plus descriptor ownership
-// games (assign/release) for sockets curl closes itself. Here one thread owns the multi handle
-// and drives curl_multi_socket_action from epoll, so a wake-up costs O(ready sockets), not
-// O(transfers), and any number of calls in flight costs that one thread. Callers on an
-// io_context post completions back to their own executor; Asio stays out of this module.
+// The client keeps its sockets, a wake-up eventfd and nothing else in one epoll set and drives
+// curl_multi_socket_action from it, so a wake-up costs O(ready sockets), not O(transfers), and
+// any number of calls in flight costs one thread. By default that thread is the client's own.
+// With Options::external_loop it runs no thread: the owner watches the epoll descriptor in its
+// own event loop and calls HttpLoop::drive() (the agent's io_context does, see
+// agent/http_pump.h), so a model call made by a task and its completion never change threads.
+// Nesting the epoll set keeps descriptor ownership with libcurl (no assign/release games for
+// sockets curl closes itself); Asio stays out of this module.
 //
 // Connections are pooled by the multi handle (keep-alive, HTTP/2 multiplexing over TLS).
 // Thread-safe; every callback runs on the event thread and must not block.
@@ -62,6 +63,32 @@ struct HttpResult {
   long new_connections = 0;  // connections opened for this transfer (0 = reused)
 };
 
+// The loop of a client created with Options::external_loop. Watch fd() for readability in an
+// event loop run by one thread and call drive() when it is readable and when the delay the
+// last drive() returned has passed. The thread inside drive() is the client's event thread.
+// Outlives its client: once the client is destroyed, fd() turns readable and drive() returns
+// kClosed; the owner then stops watching and drops the loop.
+class HttpLoop {
+ public:
+  static constexpr int kClosed = -2;
+  ~HttpLoop();
+  HttpLoop(const HttpLoop&) = delete;
+  HttpLoop& operator=(const HttpLoop&) = delete;
+  int fd() const { return epfd_; }
+  // Runs ready transfers, queued functions and due timers without blocking. Returns the delay
+  // in ms after which to call it again even if fd() stays quiet (0: at once, -1: only when
+  // fd() turns readable), or kClosed. Thread-safe (calls are serialised).
+  int drive();
+
+ private:
+  friend class HttpClient;
+  HttpLoop() = default;
+  struct State;
+  std::shared_ptr<State> state_;
+  int epfd_ = -1;     // a duplicate of the client's epoll descriptor
+  int closefd_ = -1;  // eventfd in the epoll set, written when the client is destroyed
+};
+
 struct HttpCallbacks {
   // Once, when the final response head is complete. Returning false aborts (kAborted).
   std::function<bool(long status, const HttpHeaders& headers)> on_headers;
@@ -77,10 +104,12 @@ class HttpClient {
   struct Options {
     long max_host_connections = 0;  // 0 = unlimited
     long max_connection_cache = 0;  // 0 = libcurl's default (4 x transfers)
+    bool external_loop = false;     // no own thread: the owner drives loop()
   };
   static Result<std::unique_ptr<HttpClient>> create(Options options);
   static Result<std::unique_ptr<HttpClient>> create() { return create(Options{}); }
   // Stops the event thread; transfers still running are dropped without on_done.
+  // REQUIRES: with external_loop, not called from inside drive().
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -92,17 +121,25 @@ class HttpClient {
   void cancel(uint64_t id);
   // Runs fn on the event thread. Thread-safe.
   void post(std::function<void()> fn);
+  // Runs fn as the event thread and returns once it ran: at once when called on the event
+  // thread; with external_loop, on the calling thread while it holds the loop; else on the
+  // event thread while the caller waits. Thread-safe.
+  void runExclusive(const std::function<void()>& fn);
   // Runs fn on the event thread after delay; returns a timer id (> 0). Thread-safe.
   uint64_t runAfter(std::chrono::milliseconds delay, std::function<void()> fn);
   // Cancels a pending timer; unknown or fired ids are ignored. Thread-safe.
   void cancelTimer(uint64_t id);
+  // True on the event thread (with external_loop: inside drive() or runExclusive()).
   bool inEventThread() const;
+  // The loop to drive when created with external_loop, else null.
+  std::shared_ptr<HttpLoop> loop() const;
 
   // Transfers running now, and connections opened since creation (for reuse checks).
   size_t activeTransfers() const;
   uint64_t connectionsOpened() const;
 
  private:
+  friend class HttpLoop;
   class Impl;
   explicit HttpClient(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

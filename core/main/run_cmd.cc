@@ -129,6 +129,8 @@ class Progress {
 
 // Everything one CLI task needs, loaded once.
 struct Session {
+  // Runs the tasks and drives the model client (declared first: it outlives the client).
+  asio::io_context io;
   std::shared_ptr<const config::Config> config;
   std::string state_dir;
   std::unique_ptr<plugin::PluginHost> host;
@@ -177,7 +179,7 @@ int openSession(const std::string& config_path, const RunOptions& o, Session* s)
     adhoc = {"cli", provider, o.model};
     s->model = "cli";
   }
-  auto llm = agent::makeLlmClient(*s->config, adhoc);
+  auto llm = agent::makeLlmClient(*s->config, adhoc, &s->io);
   if (!llm.ok()) {
     std::fprintf(stderr, "%s\n", llm.status().message().c_str());
     return kExitUsage;
@@ -213,7 +215,8 @@ agent::TaskSpec specFrom(const RunOptions& o, const Session& s, std::string task
 
 // Runs one task to its end, printing progress; returns its final state.
 agent::TaskState runOne(Session& s, agent::TaskSpec spec, Progress& progress) {
-  asio::io_context io;
+  asio::io_context& io = s.io;
+  io.restart();
   auto work = asio::make_work_guard(io);
   plugin::ToolRunner tools(*s.host, {static_cast<size_t>(s.config->plugins.workers), 1024});
   agent::TaskManager tasks(io, {&tools, s.host.get()}, {1, 1, 16});
@@ -233,6 +236,10 @@ agent::TaskState runOne(Session& s, agent::TaskSpec spec, Progress& progress) {
   uint64_t token =
       task->subscribe(0, [&](const agent::Event& e) { progress.onEvent(e); }, nullptr);
   io.run();
+  // Finish what the task left queued while the task manager still exists; the io_context
+  // outlives this task (it drives the model client for the whole session).
+  io.restart();
+  io.poll();
   task->unsubscribe(token);
   if (!task->spec().trajectory_file.empty()) {
     std::printf("trajectory: %s\n", task->spec().trajectory_file.c_str());
