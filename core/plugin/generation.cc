@@ -130,9 +130,10 @@ bool validToolName(std::string_view n) {
   return true;
 }
 
-void hostAddTool(agentd_list* list, agentd_str name, agentd_str description, agentd_str schema) {
+void hostAddToolFlags(agentd_list* list, agentd_str name, agentd_str description,
+                      agentd_str schema, uint32_t flags) {
   if (list == nullptr || list->tools == nullptr) return;
-  ToolInfo t{str(name), str(description), str(schema), list->plugin};
+  ToolInfo t{str(name), str(description), str(schema), list->plugin, flags & AGENTD_TOOL_INLINE};
   if (!validToolName(t.name)) {
     if (list->problem.empty()) list->problem = "invalid tool name '" + t.name + "'";
     return;
@@ -151,6 +152,10 @@ void hostAddTool(agentd_list* list, agentd_str name, agentd_str description, age
     return;
   }
   list->tools->push_back(std::move(t));
+}
+
+void hostAddTool(agentd_list* list, agentd_str name, agentd_str description, agentd_str schema) {
+  hostAddToolFlags(list, name, description, schema, 0);
 }
 
 void hostAddSkill(agentd_list* list, agentd_str name, agentd_str description,
@@ -179,6 +184,7 @@ const agentd_host_api kHostApi = {
     &hostCallContext,
     &hostAddTool,
     &hostAddSkill,
+    &hostAddToolFlags,
 };
 
 void hostToolsChanged(agentd_host* host) { host->gen->markChanged(); }
@@ -340,6 +346,28 @@ std::shared_ptr<const std::vector<ToolInfo>> Generation::tools() {
   }
   std::lock_guard<std::mutex> lock(lists_mu_);
   return tools_;
+}
+
+bool Generation::runsInline(std::string_view tool) {
+  std::lock_guard<std::mutex> lock(lists_mu_);
+  if (!tools_) return false;
+  for (const auto& t : *tools_) {
+    if (t.name != tool) continue;
+    if ((t.flags & AGENTD_TOOL_INLINE) == 0) return false;
+    for (const auto& d : demoted_) {
+      if (d == tool) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+void Generation::demoteInline(std::string_view tool) {
+  std::lock_guard<std::mutex> lock(lists_mu_);
+  for (const auto& d : demoted_) {
+    if (d == tool) return;
+  }
+  demoted_.emplace_back(tool);
 }
 
 std::shared_ptr<const std::vector<SkillInfo>> Generation::skills() {

@@ -27,6 +27,7 @@ struct ToolInfo {
   std::string description;
   std::string input_schema;  // a JSON Schema object
   std::string plugin;        // the plugin offering it
+  uint32_t flags = 0;        // AGENTD_TOOL_* the plugin declared
 };
 
 struct SkillInfo {
@@ -114,6 +115,10 @@ class Generation {
   // Called (without locks held, on the thread that notices) when the plugin reports a change.
   void setChangeListener(std::function<void()> l);
 
+  // True when the plugin declared tool AGENTD_TOOL_INLINE and it was not demoted since.
+  bool runsInline(std::string_view tool);
+  // Stops running tool inline for the life of this generation (it overran its budget).
+  void demoteInline(std::string_view tool);
   // Runs tool on this generation on the calling thread. REQUIRES: the caller holds a gate entry.
   ToolResult invoke(std::string_view tool, std::string_view args_json, const CallContext& ctx);
   // Applies a new config through reconfigure(). FailedPrecondition when the plugin cannot
@@ -151,6 +156,7 @@ class Generation {
   std::mutex lists_mu_;
   std::shared_ptr<const std::vector<ToolInfo>> tools_;
   std::shared_ptr<const std::vector<SkillInfo>> skills_;
+  std::vector<std::string> demoted_;  // inline tools sent back to the workers
   std::function<void()> change_listener_;
   bool retired_ = false;
   bool destroyed_ = false;

@@ -417,6 +417,17 @@ void PluginHost::reindexIfDirty() {
   current_.store(std::move(next));
 }
 
+bool PluginHost::runsInline(std::string_view tool) {
+  auto set = current_.load();
+  Generation* gen = set->toolOwner(tool);
+  return gen != nullptr && gen->runsInline(tool);
+}
+
+void PluginHost::demoteInline(std::string_view tool) {
+  auto set = current_.load();
+  if (Generation* gen = set->toolOwner(tool)) gen->demoteInline(tool);
+}
+
 ToolResult PluginHost::call(std::string_view tool, std::string_view args_json,
                             const CallContext& ctx) {
   reindexIfDirty();

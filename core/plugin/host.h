@@ -89,6 +89,10 @@ class PluginHost {
 
   std::shared_ptr<const PluginSet> current() const { return current_.load(); }
 
+  // True when the plugin offering tool declared it AGENTD_TOOL_INLINE and it was not demoted.
+  bool runsInline(std::string_view tool);
+  // From now on tool runs on the workers (for the life of its plugin's current generation).
+  void demoteInline(std::string_view tool);
   // Runs tool on whichever live generation offers it, on the calling thread.
   ToolResult call(std::string_view tool, std::string_view args_json, const CallContext& ctx);
   // Tells every plugin that task_id ended.

@@ -8,12 +8,15 @@
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
 
+#include "observability/log.h"
 #include "observability/metrics.h"
 
 namespace agentd::plugin {
 
 ToolRunner::ToolRunner(PluginHost& host, Options options)
-    : host_(host), pool_(options.threads, options.max_queue, "agentd-tool") {}
+    : host_(host),
+      pool_(options.threads, options.max_queue, "agentd-tool"),
+      inline_budget_(options.inline_budget) {}
 
 namespace {
 
@@ -86,8 +89,22 @@ void ToolRunner::runAsync(const std::string& tool, const std::string& args_json,
                           std::chrono::milliseconds timeout, std::function<void(ToolResult)> done) {
   if (ctx.cancel == nullptr) ctx.cancel = std::make_shared<CancelState>();
   ctx.cancel->setDeadline(std::chrono::steady_clock::now() + timeout);
-  auto cb = std::make_shared<std::function<void(ToolResult)>>(std::move(done));
   auto start = std::chrono::steady_clock::now();
+  if (host_.runsInline(tool)) {
+    ToolResult r = host_.call(tool, args_json, ctx);
+    auto took = std::chrono::steady_clock::now() - start;
+    if (took > inline_budget_) {
+      host_.demoteInline(tool);
+      log::warn("inline tool overran its budget; it runs on the tool workers from now on",
+                {{"tool", tool},
+                 {"took_ms", std::chrono::duration<double, std::milli>(took).count()},
+                 {"budget_ms", static_cast<int64_t>(inline_budget_.count())}});
+    }
+    recordCall(tool, r, since(start));
+    done(std::move(r));
+    return;
+  }
+  auto cb = std::make_shared<std::function<void(ToolResult)>>(std::move(done));
   bool queued = pool_.submit([this, tool, args_json, ctx = std::move(ctx), cb, timeout, start] {
     ToolResult r = host_.call(tool, args_json, ctx);
     if (!r.ok && ctx.cancel->expired()) {

@@ -21,6 +21,7 @@ class ToolRunner {
   struct Options {
     size_t threads = 8;
     size_t max_queue = 1024;
+    std::chrono::milliseconds inline_budget{5};
   };
   ToolRunner(PluginHost& host, Options options);
 
@@ -28,8 +29,10 @@ class ToolRunner {
   ToolResult run(const std::string& tool, const std::string& args_json, CallContext ctx,
                  std::chrono::milliseconds timeout);
   // Runs tool and calls done(result) exactly once, from a pool thread, or from the calling
-  // thread when the queue is full. The timeout is enforced by the plugin polling
-  // is_cancelled(); a plugin that ignores it holds a pool thread until it returns.
+  // thread when the queue is full or the tool runs inline. The timeout is enforced by the plugin
+  // polling is_cancelled(); a plugin that ignores it holds a pool thread until it returns.
+  // A tool its plugin declared AGENTD_TOOL_INLINE runs on the calling thread (no hand-off); one
+  // such call longer than inline_budget demotes the tool to the pool, with a warning.
   void runAsync(const std::string& tool, const std::string& args_json, CallContext ctx,
                 std::chrono::milliseconds timeout, std::function<void(ToolResult)> done);
 
@@ -38,6 +41,7 @@ class ToolRunner {
  private:
   PluginHost& host_;
   ThreadPool pool_;
+  std::chrono::milliseconds inline_budget_;
 };
 
 }  // namespace agentd::plugin

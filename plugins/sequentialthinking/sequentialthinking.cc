@@ -239,7 +239,7 @@ class SequentialThinking : public agentd::sdk::Plugin {
       : max_thoughts_(maxThoughtsFrom(config_json)) {}
 
   void listTools(const agentd::sdk::ToolList& tools) override {
-    tools.add(kToolName, kDescription, kInputSchema);
+    tools.add(kToolName, kDescription, kInputSchema, AGENTD_TOOL_INLINE);  // pure computation
   }
 
   void invoke(const agentd::sdk::Call& call, std::string_view tool,

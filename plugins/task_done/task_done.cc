@@ -22,7 +22,7 @@ class TaskDone : public agentd::sdk::Plugin {
   TaskDone(agentd::sdk::Host /*host*/, std::string_view /*config_json*/) {}
 
   void listTools(const agentd::sdk::ToolList& tools) override {
-    tools.add(kToolName, kDescription, kInputSchema);
+    tools.add(kToolName, kDescription, kInputSchema, AGENTD_TOOL_INLINE);  // pure computation
   }
 
   // The arguments are ignored, as in trae-agent.

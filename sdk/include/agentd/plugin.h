@@ -1,4 +1,4 @@
-/* agentd plugin ABI, version 1.0. Pure C11; the only header a plugin needs.
+/* agentd plugin ABI, version 1.1. Pure C11; the only header a plugin needs.
  *
  * Compatibility: the host loads a plugin when MAJOR matches and the plugin's MINOR <= the host's
  * MINOR. Every struct starts with struct_size and is append-only: a field exists for a peer only if
@@ -14,7 +14,7 @@ extern "C" {
 #endif
 
 #define AGENTD_ABI_MAJOR 1u
-#define AGENTD_ABI_MINOR 0u
+#define AGENTD_ABI_MINOR 1u
 #define AGENTD_ABI_VERSION ((AGENTD_ABI_MAJOR << 16) | AGENTD_ABI_MINOR)
 #define AGENTD_ABI_VERSION_MAJOR(v) (((uint32_t)(v)) >> 16)
 #define AGENTD_ABI_VERSION_MINOR(v) (((uint32_t)(v)) & 0xffffu)
@@ -41,6 +41,13 @@ typedef uint32_t agentd_kind;
 #define AGENTD_KIND_TOOL 1        /* offers tools */
 #define AGENTD_KIND_SKILL 2       /* offers skills (and optionally tools) */
 #define AGENTD_KIND_MCP_ADAPTER 3 /* offers tools that come from MCP servers */
+
+/* Tool flags (add_tool_flags, ABI >= 1.1). */
+#define AGENTD_TOOL_INLINE 1u /* returns within about a millisecond and never blocks: no I/O
+                               * waits, sleeps, child processes or locks other threads hold.
+                               * The host may run such a call on its event thread instead of
+                               * handing it to a worker; a call that overruns its budget gets the
+                               * tool demoted to the workers. */
 
 /* Log levels. */
 typedef uint32_t agentd_log_level;
@@ -113,6 +120,11 @@ typedef struct agentd_host_api {
   /* Called by list_skills(): adds one skill. The host copies everything. */
   void (*add_skill)(agentd_list* list, agentd_str name, agentd_str description,
                     agentd_str instructions);
+
+  /* ABI >= 1.1 (check struct_size before use). Called by list_tools(): adds one tool, like
+   * add_tool, with flags (AGENTD_TOOL_*; unknown bits are ignored). */
+  void (*add_tool_flags)(agentd_list* list, agentd_str name, agentd_str description,
+                         agentd_str input_schema, uint32_t flags);
 } agentd_host_api;
 
 /* The plugin descriptor. OWNERSHIP: plugin, static storage; valid while the library is loaded.

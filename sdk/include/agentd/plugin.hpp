@@ -123,9 +123,15 @@ class Call {
 class ToolList {
  public:
   ToolList(const agentd_host_api* api, agentd_list* list) : api_(api), list_(list) {}
-  void add(std::string_view name, std::string_view description,
-           std::string_view input_schema) const {
-    api_->add_tool(list_, toStr(name), toStr(description), toStr(input_schema));
+  // flags: AGENTD_TOOL_* bits; a host older than ABI 1.1 gets the tool without them.
+  void add(std::string_view name, std::string_view description, std::string_view input_schema,
+           uint32_t flags = 0) const {
+    if (flags != 0 && api_->struct_size >= offsetof(agentd_host_api, add_tool_flags) +
+                                               sizeof(api_->add_tool_flags)) {
+      api_->add_tool_flags(list_, toStr(name), toStr(description), toStr(input_schema), flags);
+    } else {
+      api_->add_tool(list_, toStr(name), toStr(description), toStr(input_schema));
+    }
   }
 
  private:

@@ -19,11 +19,11 @@ TEST(PluginsList, ShowsLoadedPluginsAndLoadErrors) {
                                       "/wrong_major.so\"\n");
   RunResult r = run({kAgentd, "plugins", "list", "--config", dir + "/agentd.toml"}, 20s);
   EXPECT_EQ(r.code, 1) << "a load error is a runtime error\n" << r.output;
-  EXPECT_NE(r.output.find("good                     tool         1.0.0      1.0   echo,add"),
+  EXPECT_NE(r.output.find("good                     tool         1.0.0      1.1   echo,add"),
             std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("[abi_mismatch]"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("plugin ABI 2.0 is not compatible with host ABI 1.0"),
+  EXPECT_NE(r.output.find("plugin ABI 2.0 is not compatible with host ABI 1.1"),
             std::string::npos)
       << r.output;
 }

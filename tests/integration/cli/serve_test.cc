@@ -45,7 +45,7 @@ TEST(Serve, MetricsEndpointServesValidExposition) {
   ASSERT_EQ(r.code, 200) << r.error;
   const std::string& m = r.body;
   EXPECT_NE(m.find("agentd_build_info{"), std::string::npos);
-  EXPECT_NE(m.find("abi=\"1.0\""), std::string::npos);
+  EXPECT_NE(m.find("abi=\"1.1\""), std::string::npos);
   for (const char* name : {"process_cpu_seconds_total", "process_resident_memory_bytes",
                            "process_open_fds", "process_start_time_seconds"}) {
     EXPECT_NE(m.find(std::string("\n") + name + " "), std::string::npos) << name;
@@ -177,7 +177,7 @@ TEST(Cli, VersionAndUsage) {
   RunResult v = run({kAgentd, "--version"}, 10s);
   EXPECT_EQ(v.code, 0);
   EXPECT_NE(v.output.find("agentd 0."), std::string::npos) << v.output;
-  EXPECT_NE(v.output.find("plugin ABI 1.0"), std::string::npos) << v.output;
+  EXPECT_NE(v.output.find("plugin ABI 1.1"), std::string::npos) << v.output;
   EXPECT_EQ(run({kAgentd, "serve"}, 10s).code, 2);
   EXPECT_EQ(run({kAgentd, "frobnicate"}, 10s).code, 2);
   EXPECT_EQ(run({kAgentd, "serve", "--config", "/nonexistent/agentd.toml"}, 10s).code, 2);

@@ -522,7 +522,7 @@ TEST(Prometheus, ScrapesAgentdLoadsTheAlertsAndAnswersTheDashboard) {
   const auto& labels = build["data"]["result"][0]["metric"];
   EXPECT_STREQ(labels["job"].GetString(), "agentd");
   EXPECT_FALSE(std::string(labels["version"].GetString()).empty());
-  EXPECT_STREQ(labels["abi"].GetString(), "1.0");
+  EXPECT_STREQ(labels["abi"].GetString(), "1.1");
   EXPECT_GE(firstValue(prom.query("agentd_tasks_total{result=\"completed\"}")), 1);
   EXPECT_EQ(firstValue(prom.query("agentd_tasks{state=\"running\"}")), 0);
 

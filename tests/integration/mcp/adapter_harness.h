@@ -137,6 +137,11 @@ inline const agentd_host_api* fakeHostApi() {
           {str(name), str(description), str(schema)});
     };
     a.add_skill = [](agentd_list*, agentd_str, agentd_str, agentd_str) {};
+    a.add_tool_flags = [](agentd_list* l, agentd_str name, agentd_str description,
+                          agentd_str schema, uint32_t) {
+      reinterpret_cast<std::vector<ListedTool>*>(l)->push_back(
+          {str(name), str(description), str(schema)});
+    };
     return a;
   }();
   return &api;

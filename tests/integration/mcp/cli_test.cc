@@ -126,7 +126,7 @@ TEST_F(McpCli, ServeLoadsTheAdapterAndExportsItsMetrics) {
   RunResult listed = run({kAgentd, "plugins", "list", "--config", dir + "/agentd.toml"}, 60s);
   EXPECT_EQ(listed.code, 0) << listed.output;
   EXPECT_NE(
-      listed.output.find("mcp_adapter  0.1.0      1.0   everything__echo,everything__get-sum"),
+      listed.output.find("mcp_adapter  0.1.0      1.1   everything__echo,everything__get-sum"),
       std::string::npos)
       << listed.output;
 

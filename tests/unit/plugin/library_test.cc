@@ -42,13 +42,20 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Rejection{"not_elf", LoadFailure::kNotElf, {"not an ELF"}},
         Rejection{"missing_symbol", LoadFailure::kMissingEntry, {"agentd_plugin_entry"}},
-        Rejection{"null_entry", LoadFailure::kNullDescriptor, {"returned NULL", "1.0"}},
-        Rejection{"wrong_major", LoadFailure::kAbiMismatch, {"2.0", "1.0", "major"}},
-        Rejection{"future_minor", LoadFailure::kAbiMismatch, {"1.7", "1.0", "newer"}},
+        Rejection{"null_entry", LoadFailure::kNullDescriptor, {"returned NULL", "1.1"}},
+        Rejection{"wrong_major", LoadFailure::kAbiMismatch, {"2.0", "1.1", "major"}},
+        Rejection{"future_minor", LoadFailure::kAbiMismatch, {"1.7", "1.1", "newer"}},
         Rejection{"short_struct", LoadFailure::kBadDescriptor, {"struct_size"}},
         Rejection{"null_callbacks", LoadFailure::kBadDescriptor, {"NULL", "create", "invoke"}},
         Rejection{"does_not_exist", LoadFailure::kNotFound, {"does_not_exist"}}),
     [](const auto& info) { return info.param.fixture; });
+
+TEST(Library, LoadsAPluginBuiltForAnOlderMinor) {
+  LoadFailure why;
+  auto lib = Library::open(fixture("good_c"), agentd::testing::tempDir("lib"), "", &why);
+  ASSERT_TRUE(lib.ok()) << lib.status().message();
+  EXPECT_EQ((*lib)->abiString(), "1.0");  // the host is 1.1
+}
 
 TEST(Library, OpensGoodPluginFromAUniqueCopyAndUnloads) {
   std::string dir = agentd::testing::tempDir("lib");
@@ -58,7 +65,7 @@ TEST(Library, OpensGoodPluginFromAUniqueCopyAndUnloads) {
   ASSERT_TRUE(a.ok()) << a.status().message();
   ASSERT_TRUE(b.ok()) << b.status().message();
   EXPECT_STREQ((*a)->descriptor().name, "good");
-  EXPECT_EQ((*a)->abiString(), "1.0");
+  EXPECT_EQ((*a)->abiString(), "1.1");
   EXPECT_NE((*a)->copyPath(), (*b)->copyPath());
   // Two copies are two images: distinct descriptors.
   EXPECT_NE(&(*a)->descriptor(), &(*b)->descriptor());

@@ -5,6 +5,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <future>
+#include <sstream>
 #include <thread>
 
 #include "observability/metrics.h"
@@ -51,6 +52,47 @@ TEST_F(RunnerTest, CallsAreCountedByToolAndResult) {
   EXPECT_EQ(value(ok) - ok0, 2);
   EXPECT_EQ(value(failed) - failed0, 1);
   EXPECT_GE(value(R"(agentd_tool_call_duration_seconds_count{tool="noop"})"), 2);
+}
+
+std::string currentThread() {
+  std::ostringstream id;
+  id << std::this_thread::get_id();
+  return id.str();
+}
+
+// Runs tool through runAsync and returns the result once done was called.
+ToolResult runAsyncAndWait(ToolRunner& runner, const std::string& tool) {
+  std::promise<ToolResult> done;
+  runner.runAsync(tool, "{}", {}, 5000ms, [&](ToolResult r) { done.set_value(std::move(r)); });
+  auto f = done.get_future();
+  EXPECT_EQ(f.wait_for(10s), std::future_status::ready) << tool;
+  return f.get();
+}
+
+TEST_F(RunnerTest, InlineToolsRunOnTheCallingThreadOthersOnThePool) {
+  // The plugin reads its own thread id, so this holds for the real call, not a host shortcut.
+  ToolResult in = runAsyncAndWait(runner_, "thread_inline");
+  ASSERT_TRUE(in.ok) << in.error;
+  EXPECT_EQ(in.output, currentThread());
+  ToolResult pooled = runAsyncAndWait(runner_, "thread");
+  ASSERT_TRUE(pooled.ok) << pooled.error;
+  EXPECT_NE(pooled.output, currentThread());
+  EXPECT_TRUE(host_.runsInline("noop"));
+  EXPECT_FALSE(host_.runsInline("wait_cancel"));
+  EXPECT_FALSE(host_.runsInline("sleep"));  // declared without flags
+  EXPECT_FALSE(host_.runsInline("no_such_tool"));
+}
+
+TEST_F(RunnerTest, InlineToolOverItsBudgetIsDemotedToThePool) {
+  ASSERT_TRUE(host_.runsInline("slow_inline"));
+  ToolResult first = runAsyncAndWait(runner_, "slow_inline");  // 30 ms > the 5 ms budget
+  ASSERT_TRUE(first.ok) << first.error;
+  EXPECT_EQ(first.output, currentThread());
+  EXPECT_FALSE(host_.runsInline("slow_inline"));
+  ToolResult second = runAsyncAndWait(runner_, "slow_inline");
+  ASSERT_TRUE(second.ok) << second.error;
+  EXPECT_NE(second.output, currentThread());
+  EXPECT_TRUE(host_.runsInline("thread_inline"));  // only the tool that overran
 }
 
 TEST_F(RunnerTest, UncooperativePluginTimesOutAsToolError) {

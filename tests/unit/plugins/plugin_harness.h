@@ -44,6 +44,7 @@ struct ListedTool {
   std::string name;
   std::string description;
   std::string input_schema;
+  uint32_t flags = 0;  // AGENTD_TOOL_*, when listed through add_tool_flags
 };
 
 struct ListedSkill {
@@ -153,6 +154,15 @@ inline const agentd_host_api* fakeHostApi() {
       }
       list->tools->push_back({str(name), str(description), str(schema)});
     };
+    a.add_tool_flags = [](agentd_list* l, agentd_str name, agentd_str description,
+                          agentd_str schema, uint32_t flags) {
+      auto* list = reinterpret_cast<FakeList*>(l);
+      if (list->tools == nullptr) {
+        ADD_FAILURE() << "add_tool_flags called outside list_tools";
+        return;
+      }
+      list->tools->push_back({str(name), str(description), str(schema), flags});
+    };
     a.add_skill = [](agentd_list* l, agentd_str name, agentd_str description,
                      agentd_str instructions) {
       auto* list = reinterpret_cast<FakeList*>(l);
@@ -162,6 +172,18 @@ inline const agentd_host_api* fakeHostApi() {
       }
       list->skills->push_back({str(name), str(description), str(instructions)});
     };
+    return a;
+  }();
+  return &api;
+}
+
+// The same services as a host of ABI 1.0 offers them: the table ends before add_tool_flags.
+inline const agentd_host_api* fakeHostApi10() {
+  static const agentd_host_api api = [] {
+    agentd_host_api a = *fakeHostApi();
+    a.struct_size = offsetof(agentd_host_api, add_tool_flags);
+    a.abi_version = (1u << 16) | 0u;
+    a.add_tool_flags = nullptr;
     return a;
   }();
   return &api;
@@ -198,8 +220,9 @@ class LoadedPlugin {
   FakeHost& host() { return host_; }
 
   // Creates the instance; on failure returns the status and leaves the reason in lastError().
-  agentd_status create(std::string_view config_json = "{}") {
-    return descriptor_->create(fakeHostApi(), reinterpret_cast<agentd_host*>(&host_),
+  agentd_status create(std::string_view config_json = "{}",
+                       const agentd_host_api* api = fakeHostApi()) {
+    return descriptor_->create(api, reinterpret_cast<agentd_host*>(&host_),
                                view(config_json), &instance_);
   }
   std::string lastError() const { return descriptor_->last_error(instance_); }

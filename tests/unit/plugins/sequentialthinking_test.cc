@@ -75,6 +75,7 @@ TEST_F(sequentialthinking, ListsOneToolWithTraeAgentParameters) {
   std::vector<ListedTool> tools = plugin_.listTools();
   ASSERT_EQ(tools.size(), 1u);
   EXPECT_EQ(tools[0].name, "sequentialthinking");
+  EXPECT_EQ(tools[0].flags, AGENTD_TOOL_INLINE);
   EXPECT_NE(tools[0].description.find("next_thought_needed"), std::string::npos);
 
   rapidjson::Document schema = parseJson(tools[0].input_schema);

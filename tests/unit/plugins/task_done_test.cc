@@ -29,6 +29,16 @@ TEST_F(task_done, DescriptorNamesTheToolPlugin) {
   EXPECT_NE(d->invoke, nullptr);
 }
 
+TEST(task_done_on_abi_1_0_host, ListsTheToolWithoutFlags) {
+  LoadedPlugin plugin(AGENTD_PLUGIN_DIR "/task_done.so");
+  ASSERT_EQ(plugin.loadError(), "");
+  ASSERT_EQ(plugin.create("{}", fakeHostApi10()), AGENTD_OK) << plugin.lastError();
+  std::vector<ListedTool> tools = plugin.listTools();  // add_tool_flags would fail the test
+  ASSERT_EQ(tools.size(), 1u);
+  EXPECT_EQ(tools[0].name, "task_done");
+  EXPECT_EQ(tools[0].flags, 0u);
+}
+
 TEST_F(task_done, ConfigSchemaAcceptsNoKeys) {
   const char* schema_text = plugin_.descriptor()->config_schema;
   ASSERT_NE(schema_text, nullptr);
@@ -42,6 +52,7 @@ TEST_F(task_done, ListsOneToolWithoutParameters) {
   std::vector<ListedTool> tools = plugin_.listTools();
   ASSERT_EQ(tools.size(), 1u);
   EXPECT_EQ(tools[0].name, "task_done");
+  EXPECT_EQ(tools[0].flags, AGENTD_TOOL_INLINE);  // pure computation: runs on the event thread
   rapidjson::Document schema = parseJson(tools[0].input_schema);
   ASSERT_TRUE(schema.HasMember("type"));
   EXPECT_STREQ(schema["type"].GetString(), "object");

@@ -11,7 +11,7 @@ namespace {
 
 // sha256sum sdk/include/agentd/plugin.h
 constexpr const char* kPluginHeaderSha256 =
-    "5c87f1cbbefe4b32a3e26a0dd11b83adac3513be3895249a66fb4f827cef3cd4";
+    "bbee4fb52ed74c5bc00cb4e809e8a109a8d6f447ed32870a6510520934c1c906";
 
 TEST(SdkAbi, HeaderHashIsPinned) {
   const std::string path = AGENTD_SOURCE_DIR "/sdk/include/agentd/plugin.h";
@@ -24,8 +24,8 @@ TEST(SdkAbi, HeaderHashIsPinned) {
 
 TEST(SdkAbi, VersionMacros) {
   EXPECT_EQ(AGENTD_ABI_MAJOR, 1u);
-  EXPECT_EQ(AGENTD_ABI_MINOR, 0u);
-  EXPECT_EQ(AGENTD_ABI_VERSION, (1u << 16) | 0u);
+  EXPECT_EQ(AGENTD_ABI_MINOR, 1u);
+  EXPECT_EQ(AGENTD_ABI_VERSION, (1u << 16) | 1u);
   EXPECT_EQ(AGENTD_ABI_VERSION_MAJOR((2u << 16) | 7u), 2u);
   EXPECT_EQ(AGENTD_ABI_VERSION_MINOR((2u << 16) | 7u), 7u);
 }
@@ -46,6 +46,7 @@ TEST(SdkAbi, StatusAndEnumValuesAreStable) {
   EXPECT_EQ(AGENTD_METRIC_HISTOGRAM, 3);
   EXPECT_EQ(AGENTD_LOG_DEBUG, 1);
   EXPECT_EQ(AGENTD_LOG_ERROR, 4);
+  EXPECT_EQ(AGENTD_TOOL_INLINE, 1u);
 }
 
 #if defined(__LP64__)
@@ -65,7 +66,8 @@ static_assert(offsetof(agentd_host_api, is_cancelled) == 72);
 static_assert(offsetof(agentd_host_api, call_context) == 80);
 static_assert(offsetof(agentd_host_api, add_tool) == 88);
 static_assert(offsetof(agentd_host_api, add_skill) == 96);
-static_assert(sizeof(agentd_host_api) == 104);
+static_assert(offsetof(agentd_host_api, add_tool_flags) == 104);  // 1.1
+static_assert(sizeof(agentd_host_api) == 112);
 
 static_assert(offsetof(agentd_plugin, struct_size) == 0);
 static_assert(offsetof(agentd_plugin, abi_version) == 4);
