@@ -418,7 +418,8 @@ class Run {
       }
       task->emit(EventType::kModelDelta, step, std::move(data));
     };
-    auto sent = messages_;
+    const size_t sent = messages_.size();
+    if (rec_) rec_->flush();  // the task waits now: the events so far reach the log
     auto t0 = Clock::now();
     ChatOutcome out = co_await asyncChat(*task_->snapshot()->llm, p_.model, std::move(req),
                                          std::move(opts), task_, use_awaitable);
@@ -470,6 +471,15 @@ class Run {
       if (!rejected[i]) {
         jobs.push_back({c.id, c.name, args});
         job_index.push_back(i);
+      }
+    }
+    if (rec_) {
+      // A call that may block is a wait: the events so far reach the log first.
+      for (const auto& j : jobs) {
+        if (!env_.tools->runsInline(j.name)) {
+          rec_->flush();
+          break;
+        }
       }
     }
     std::vector<plugin::ToolResult> results(r.tool_calls.size());
@@ -530,8 +540,8 @@ class Run {
       outcomes.push_back(std::move(o));
     }
     publishMessages();
-    if (rec_) rec_->recordStep(step, completed ? "completed" : "calling_tool", sent, &r, outcomes,
-                               "");
+    if (rec_) rec_->recordStep(step, completed ? "completed" : "calling_tool", sent, &r,
+                               std::move(outcomes), "");
     endStep(step, step_start);
     if (completed) {
       finish(TaskState::kCompleted, r.content.empty() ? "Task done." : r.content, "");
@@ -603,7 +613,7 @@ class Run {
     task_->emit(EventType::kEnd, steps_,
                 std::string("{\"state\":\"") + taskStateName(state) + "\"}");
     if (rec_) {
-      Status st = rec_->finalize(state == TaskState::kCompleted, final_result, exec);
+      Status st = rec_->finalize(state == TaskState::kCompleted, final_result, exec, messages_);
       if (!st.isOk()) {
         log::error("cannot write trajectory", {{"task_id", task_->id()}, {"error", st.message()}});
       }

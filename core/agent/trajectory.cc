@@ -16,7 +16,6 @@
 namespace agentd::agent {
 
 namespace fs = std::filesystem;
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 std::string isoNow() {
   timeval tv{};
@@ -31,6 +30,7 @@ std::string isoNow() {
 
 namespace {
 
+template <class Writer>
 void rawJsonOrString(Writer& w, const std::string& text) {
   auto doc = json::parse(text.empty() ? "{}" : text);
   if (doc.ok()) {
@@ -40,6 +40,7 @@ void rawJsonOrString(Writer& w, const std::string& text) {
   }
 }
 
+template <class Writer>
 void toolCall(Writer& w, const llm::ToolCall& c) {
   w.StartObject();
   w.Key("call_id");
@@ -53,6 +54,7 @@ void toolCall(Writer& w, const llm::ToolCall& c) {
   w.EndObject();
 }
 
+template <class Writer>
 void toolCalls(Writer& w, const std::vector<llm::ToolCall>& calls) {
   if (calls.empty()) {
     w.Null();
@@ -64,9 +66,11 @@ void toolCalls(Writer& w, const std::vector<llm::ToolCall>& calls) {
 }
 
 // trae's LLMMessage: role, content, and at most one tool_call or tool_result per message.
-void messages(Writer& w, const std::vector<llm::Message>& msgs) {
+template <class Writer>
+void messages(Writer& w, const std::vector<llm::Message>& msgs, size_t count) {
   w.StartArray();
-  for (const auto& m : msgs) {
+  for (size_t k = 0; k < count && k < msgs.size(); ++k) {
+    const llm::Message& m = msgs[k];
     if (m.role == llm::Role::kAssistant && m.tool_calls.size() > 1) {
       for (size_t i = 0; i < m.tool_calls.size(); ++i) {
         w.StartObject();
@@ -117,6 +121,7 @@ void messages(Writer& w, const std::vector<llm::Message>& msgs) {
   w.EndArray();
 }
 
+template <class Writer>
 void response(Writer& w, const llm::ChatResponse& r, bool full_usage) {
   w.StartObject();
   w.Key("content");
@@ -195,120 +200,76 @@ void TrajectoryRecorder::onEvent(const Event& e) {
   std::string line = e.toJson();
   line += '\n';
   std::fwrite(line.data(), 1, line.size(), log_);
-  // One line per event reaches the kernel at once: a crash loses at most the line being written.
-  std::fflush(log_);
 }
 
-void TrajectoryRecorder::recordInteraction(const std::vector<llm::Message>& input,
-                                           const llm::ChatResponse& r,
-                                           const std::vector<std::string>& tools_available) {
-  rapidjson::StringBuffer buf;
-  Writer w(buf);
-  w.StartObject();
-  w.Key("timestamp");
-  json::writeString(w, isoNow());
-  w.Key("provider");
-  json::writeString(w, r.provider.empty() ? provider_ : r.provider);
-  w.Key("model");
-  json::writeString(w, r.model.empty() ? model_ : r.model);
-  w.Key("input_messages");
-  messages(w, input);
-  w.Key("response");
-  response(w, r, /*full_usage=*/true);
-  w.Key("tools_available");
-  if (tools_available.empty()) {
-    w.Null();
-  } else {
-    w.StartArray();
-    for (const auto& t : tools_available) json::writeString(w, t);
-    w.EndArray();
-  }
-  w.EndObject();
+void TrajectoryRecorder::flush() {
   std::lock_guard<std::mutex> lock(mu_);
-  interactions_.emplace_back(buf.GetString(), buf.GetSize());
+  if (log_ != nullptr) std::fflush(log_);
 }
 
-void TrajectoryRecorder::recordStep(int step, const std::string& state,
-                                    const std::vector<llm::Message>& input,
+void TrajectoryRecorder::recordInteraction(size_t input_count, const llm::ChatResponse& r,
+                                           const std::vector<std::string>& tools_available) {
+  Interaction i{isoNow(), input_count, r};
+  std::lock_guard<std::mutex> lock(mu_);
+  if (tools_available_.empty()) tools_available_ = tools_available;
+  interactions_.push_back(std::move(i));
+}
+
+void TrajectoryRecorder::recordStep(int step, const std::string& state, size_t input_count,
                                     const llm::ChatResponse* r,
-                                    const std::vector<ToolOutcome>& results,
-                                    const std::string& error) {
-  rapidjson::StringBuffer buf;
-  Writer w(buf);
-  w.StartObject();
-  w.Key("step_number");
-  w.Int(step);
-  w.Key("timestamp");
-  json::writeString(w, isoNow());
-  w.Key("state");
-  json::writeString(w, state);
-  w.Key("llm_messages");
-  if (input.empty()) {
-    w.Null();
-  } else {
-    messages(w, input);
-  }
-  w.Key("llm_response");
-  if (r == nullptr) {
-    w.Null();
-  } else {
-    response(w, *r, /*full_usage=*/false);
-  }
-  w.Key("tool_calls");
-  if (r == nullptr) {
-    w.Null();
-  } else {
-    toolCalls(w, r->tool_calls);
-  }
-  w.Key("tool_results");
+                                    std::vector<ToolOutcome> results, const std::string& error) {
+  Step st{step, isoNow(), state, input_count, {}, std::move(results), error};
+  if (r != nullptr) st.response = *r;
+  std::lock_guard<std::mutex> lock(mu_);
+  steps_.push_back(std::move(st));
+}
+
+namespace {
+
+template <class Writer>
+void toolResults(Writer& w, const std::vector<ToolOutcome>& results) {
   if (results.empty()) {
     w.Null();
-  } else {
-    w.StartArray();
-    for (const auto& t : results) {
-      w.StartObject();
-      w.Key("call_id");
-      json::writeString(w, t.call_id);
-      w.Key("success");
-      w.Bool(t.success);
-      w.Key("result");
-      if (t.success) {
-        json::writeString(w, t.result);
-      } else {
-        w.Null();
-      }
-      w.Key("error");
-      if (t.success) {
-        w.Null();
-      } else {
-        json::writeString(w, t.error);
-      }
-      w.Key("id");
+    return;
+  }
+  w.StartArray();
+  for (const auto& t : results) {
+    w.StartObject();
+    w.Key("call_id");
+    json::writeString(w, t.call_id);
+    w.Key("success");
+    w.Bool(t.success);
+    w.Key("result");
+    if (t.success) {
+      json::writeString(w, t.result);
+    } else {
       w.Null();
-      w.EndObject();
     }
-    w.EndArray();
-  }
-  w.Key("reflection");
-  w.Null();
-  w.Key("error");
-  if (error.empty()) {
+    w.Key("error");
+    if (t.success) {
+      w.Null();
+    } else {
+      json::writeString(w, t.error);
+    }
+    w.Key("id");
     w.Null();
-  } else {
-    json::writeString(w, error);
+    w.EndObject();
   }
-  w.EndObject();
-  std::lock_guard<std::mutex> lock(mu_);
-  steps_.emplace_back(buf.GetString(), buf.GetSize());
+  w.EndArray();
 }
 
+}  // namespace
+
 Status TrajectoryRecorder::finalize(bool success, const std::string& final_result,
-                                    double execution_time) {
+                                    double execution_time,
+                                    const std::vector<llm::Message>& conversation) {
   std::string out;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // Indented as trae writes it (json.dump(indent=2)).
     rapidjson::StringBuffer buf;
-    Writer w(buf);
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
+    w.SetIndent(' ', 2);
     w.StartObject();
     w.Key("task");
     json::writeString(w, task_);
@@ -324,11 +285,69 @@ Status TrajectoryRecorder::finalize(bool success, const std::string& final_resul
     w.Int(max_steps_);
     w.Key("llm_interactions");
     w.StartArray();
-    for (const auto& i : interactions_) w.RawValue(i.data(), i.size(), rapidjson::kObjectType);
+    for (const auto& i : interactions_) {
+      w.StartObject();
+      w.Key("timestamp");
+      json::writeString(w, i.timestamp);
+      w.Key("provider");
+      json::writeString(w, i.response.provider.empty() ? provider_ : i.response.provider);
+      w.Key("model");
+      json::writeString(w, i.response.model.empty() ? model_ : i.response.model);
+      w.Key("input_messages");
+      messages(w, conversation, i.input_count);
+      w.Key("response");
+      response(w, i.response, /*full_usage=*/true);
+      w.Key("tools_available");
+      if (tools_available_.empty()) {
+        w.Null();
+      } else {
+        w.StartArray();
+        for (const auto& t : tools_available_) json::writeString(w, t);
+        w.EndArray();
+      }
+      w.EndObject();
+    }
     w.EndArray();
     w.Key("agent_steps");
     w.StartArray();
-    for (const auto& s : steps_) w.RawValue(s.data(), s.size(), rapidjson::kObjectType);
+    for (const auto& st : steps_) {
+      w.StartObject();
+      w.Key("step_number");
+      w.Int(st.step);
+      w.Key("timestamp");
+      json::writeString(w, st.timestamp);
+      w.Key("state");
+      json::writeString(w, st.state);
+      w.Key("llm_messages");
+      if (st.input_count == 0) {
+        w.Null();
+      } else {
+        messages(w, conversation, st.input_count);
+      }
+      w.Key("llm_response");
+      if (st.response) {
+        response(w, *st.response, /*full_usage=*/false);
+      } else {
+        w.Null();
+      }
+      w.Key("tool_calls");
+      if (st.response) {
+        toolCalls(w, st.response->tool_calls);
+      } else {
+        w.Null();
+      }
+      w.Key("tool_results");
+      toolResults(w, st.results);
+      w.Key("reflection");
+      w.Null();
+      w.Key("error");
+      if (st.error.empty()) {
+        w.Null();
+      } else {
+        json::writeString(w, st.error);
+      }
+      w.EndObject();
+    }
     w.EndArray();
     w.Key("success");
     w.Bool(success);
@@ -341,14 +360,9 @@ Status TrajectoryRecorder::finalize(bool success, const std::string& final_resul
     w.Key("execution_time");
     w.Double(execution_time);
     w.EndObject();
-    // Re-indent as trae does (json.dump(indent=2)).
-    auto doc = json::parse(std::string(buf.GetString(), buf.GetSize()));
-    rapidjson::StringBuffer pretty;
-    rapidjson::PrettyWriter<rapidjson::StringBuffer> pw(pretty);
-    pw.SetIndent(' ', 2);
-    doc->Accept(pw);
-    out.assign(pretty.GetString(), pretty.GetSize());
+    out.assign(buf.GetString(), buf.GetSize());
     out += '\n';
+    if (log_ != nullptr) std::fflush(log_);
   }
   std::error_code ec;
   fs::path parent = fs::path(path_).parent_path();

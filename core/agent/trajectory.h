@@ -1,11 +1,17 @@
-// The record of a task: an append-only JSON-lines event log written while it runs (so a crash
-// loses nothing recorded so far) and, when it ends, a trajectory in trae-agent's JSON shape
-// (task, times, provider, model, llm_interactions, agent_steps, success, final_result,
-// execution_time; empty lists as null). Thread-safe.
+// The record of a task: an append-only JSON-lines event log written while it runs and, when it
+// ends, a trajectory in trae-agent's JSON shape (task, times, provider, model, llm_interactions,
+// agent_steps, success, final_result, execution_time; empty lists as null). Thread-safe.
+//
+// Events are buffered and reach the file at flush(), which the agent loop calls whenever the task
+// waits (model call, tool calls) and when it ends: a crash loses at most the events of the
+// moment it crashed in, and a step costs one write instead of one per event. Interactions and
+// steps keep how many conversation messages they saw, not a copy; finalize() serializes them
+// from the final conversation, of which every earlier one is a prefix.
 #pragma once
 
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,14 +40,19 @@ class TrajectoryRecorder {
   Status open();
   const std::string& eventLogPath() const { return event_log_path_; }
   void onEvent(const Event& e);
+  // Hands the buffered events to the kernel.
+  void flush();
 
-  void recordInteraction(const std::vector<llm::Message>& input, const llm::ChatResponse& r,
+  // input_count: how many messages of the conversation the model was sent.
+  void recordInteraction(size_t input_count, const llm::ChatResponse& r,
                          const std::vector<std::string>& tools_available);
-  void recordStep(int step, const std::string& state, const std::vector<llm::Message>& input,
-                  const llm::ChatResponse* response, const std::vector<ToolOutcome>& results,
+  void recordStep(int step, const std::string& state, size_t input_count,
+                  const llm::ChatResponse* response, std::vector<ToolOutcome> results,
                   const std::string& error);
-  // Writes the trajectory (atomically: a temporary file renamed into place).
-  Status finalize(bool success, const std::string& final_result, double execution_time);
+  // Flushes the event log and writes the trajectory (atomically: a temporary file renamed into
+  // place). REQUIRES: conversation extends every conversation recorded so far.
+  Status finalize(bool success, const std::string& final_result, double execution_time,
+                  const std::vector<llm::Message>& conversation);
 
  private:
   std::string path_, event_log_path_;
@@ -50,8 +61,23 @@ class TrajectoryRecorder {
   std::string start_time_;
   std::mutex mu_;
   std::FILE* log_ = nullptr;
-  std::vector<std::string> interactions_;  // serialized JSON objects
-  std::vector<std::string> steps_;
+  struct Interaction {
+    std::string timestamp;
+    size_t input_count = 0;
+    llm::ChatResponse response;
+  };
+  struct Step {
+    int step = 0;
+    std::string timestamp;
+    std::string state;
+    size_t input_count = 0;
+    std::optional<llm::ChatResponse> response;
+    std::vector<ToolOutcome> results;
+    std::string error;
+  };
+  std::vector<Interaction> interactions_;
+  std::vector<Step> steps_;
+  std::vector<std::string> tools_available_;
 };
 
 // ISO-8601 local-free UTC time with microseconds, e.g. 2026-11-22T10:31:00.123456.

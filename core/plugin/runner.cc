@@ -85,6 +85,8 @@ ToolResult ToolRunner::run(const std::string& tool, const std::string& args_json
   return std::move(shared->result);
 }
 
+bool ToolRunner::runsInline(const std::string& tool) const { return host_.runsInline(tool); }
+
 void ToolRunner::runAsync(const std::string& tool, const std::string& args_json, CallContext ctx,
                           std::chrono::milliseconds timeout, std::function<void(ToolResult)> done) {
   if (ctx.cancel == nullptr) ctx.cancel = std::make_shared<CancelState>();

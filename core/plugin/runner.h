@@ -37,6 +37,8 @@ class ToolRunner {
                 std::chrono::milliseconds timeout, std::function<void(ToolResult)> done);
 
   size_t threads() const { return pool_.threads(); }
+  // True when runAsync would run tool on the calling thread (AGENTD_TOOL_INLINE).
+  bool runsInline(const std::string& tool) const;
 
  private:
   PluginHost& host_;

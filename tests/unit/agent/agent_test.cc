@@ -249,6 +249,48 @@ TEST(AgentLoop, MaxStepsEndsTheTaskAsFailed) {
   EXPECT_EQ(eventTypes(*t).back(), "end");
 }
 
+TEST(AgentLoop, EventLogHoldsEverythingBeforeTheTaskWaitsForTheModel) {
+  std::string dir = freshDir("agent-log-wait");
+  Runtime rt(dir, scriptedConfig(
+                      dir,
+                      R"({"content":"echoing","tool_calls":[{"id":"c1","name":"echo","arguments":{"text":"x"}}]})"
+                      "\n"
+                      R"({"content":"slow answer","delay_ms":20000})"
+                      "\n",
+                      R"(["echo"])"));
+  TaskSpec spec;
+  spec.task = "wait";
+  spec.working_dir = dir;
+  spec.trajectory_file = dir + "/t.json";
+  auto t = rt.submit(spec);
+  ASSERT_NE(t, nullptr);
+  // While the second model call waits, the log already holds step 1 and step 2's request.
+  auto types = [&] {
+    std::vector<std::string> out;
+    std::ifstream log(dir + "/t.events.jsonl");
+    for (std::string line; std::getline(log, line);) {
+      auto doc = json::parse(line);
+      if (doc.ok() && doc->IsObject() && doc->HasMember("type") &&
+          std::string((*doc)["type"].GetString()) != "model_delta") {
+        out.push_back((*doc)["type"].GetString());
+      }
+    }
+    return out;
+  };
+  const std::vector<std::string> want = {"task_start", "model_request", "model_response",
+                                         "tool_call",  "tool_result",   "step_end",
+                                         "model_request"};
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (types() != want && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(types(), want);
+  EXPECT_FALSE(isFinal(t->state()));
+  rt.tasks().stop(t->id());
+  ASSERT_TRUE(Runtime::waitFinal(t));
+  EXPECT_EQ(types().back(), "end");
+}
+
 TEST(AgentLoop, StopDuringAToolCallCancelsTheTask) {
   std::string dir = freshDir("agent");
   Runtime rt(dir, scriptedConfig(
