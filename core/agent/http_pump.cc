@@ -34,21 +34,28 @@ class Pump : public std::enable_shared_from_this<Pump> {
                  {{"error", fd < 0 ? std::string("dup failed") : ec.message()}});
       return;
     }
-    drive();
+    // Work the client posts from this thread arrives as a handler, not through the descriptor.
+    std::weak_ptr<Pump> weak = weak_from_this();
+    loop_->setKick([weak, ex = fd_.get_executor()] {
+      asio::post(ex, [weak] {
+        if (auto self = weak.lock()) self->drive(false);
+      });
+    });
+    drive(true);
   }
 
  private:
   using Clock = std::chrono::steady_clock;
 
-  void drive() {
+  void drive(bool ready) {
     if (!loop_) return;  // stopped
-    int next = loop_->drive();
+    int next = loop_->drive(ready);
     if (next == llm::HttpLoop::kClosed) {
       stop();
       return;
     }
     if (next == 0) {
-      asio::post(fd_.get_executor(), [self = shared_from_this()] { self->drive(); });
+      asio::post(fd_.get_executor(), [self = shared_from_this()] { self->drive(true); });
       return;
     }
     if (!fd_waiting_) {
@@ -56,7 +63,7 @@ class Pump : public std::enable_shared_from_this<Pump> {
       fd_.async_wait(asio::posix::stream_descriptor::wait_read,
                      [self = shared_from_this()](const boost::system::error_code& ec) {
                        self->fd_waiting_ = false;
-                       if (!ec) self->drive();
+                       if (!ec) self->drive(true);
                      });
     }
     if (next > 0) {
@@ -71,7 +78,7 @@ class Pump : public std::enable_shared_from_this<Pump> {
         timer_.async_wait([self = shared_from_this(), gen](const boost::system::error_code& ec) {
           if (ec || gen != self->timer_gen_) return;
           self->timer_armed_ = false;
-          self->drive();
+          self->drive(false);
         });
       }
     }

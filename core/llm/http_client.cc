@@ -210,11 +210,16 @@ class HttpClient::Impl {
   }
 
   // One pass of the loop for an external driver; the caller holds the loop's mutex.
-  int driveOnce() {
+  int driveOnce(bool ready) {
     Driving driving(this);
-    epoll_event events[64];
-    int n = epoll_wait(epfd_, events, 64, 0);
-    handleEvents(events, n);
+    driver_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    kicked_.store(false);
+    int n = 0;
+    if (ready) {
+      epoll_event events[64];
+      n = epoll_wait(epfd_, events, 64, 0);
+      handleEvents(events, n);
+    }
     runPass();
     // Ready descriptors were handled: look again at once rather than trusting the outer loop to
     // see a new edge for sockets that stay readable.
@@ -235,8 +240,15 @@ class HttpClient::Impl {
       std::lock_guard<std::mutex> lock(mu_);
       queue_.push_back(std::move(fn));
     }
+    // On the thread that drives an external loop, the driver's own queue is the cheaper bell.
+    if (kick_ && std::this_thread::get_id() == driver_.load(std::memory_order_relaxed)) {
+      if (!kicked_.exchange(true)) kick_();
+      return;
+    }
     wake();
   }
+
+  void setKick(std::function<void()> kick) { kick_ = std::move(kick); }
 
   uint64_t start(HttpRequest req, HttpCallbacks cb) {
     uint64_t id = next_id_.fetch_add(1);
@@ -593,9 +605,9 @@ class HttpClient::Impl {
     for (int i = 0; i < n; ++i) {
       int fd = events[i].data.fd;
       if (fd == evfd_) {
-        uint64_t v;
-        while (::read(evfd_, &v, sizeof v) > 0) {
-        }
+        uint64_t v;  // one read takes the whole count and resets it
+        ssize_t got = ::read(evfd_, &v, sizeof v);
+        (void)got;
         continue;
       }
       if (loop_ && fd == loop_->closefd_) continue;
@@ -635,6 +647,9 @@ class HttpClient::Impl {
   std::thread thread_;
   std::atomic<std::thread::id> thread_id_{};  // the event thread (external loop: while driving)
   std::shared_ptr<HttpLoop> loop_;             // with external_loop only
+  std::atomic<std::thread::id> driver_{};      // the thread that last drove the external loop
+  std::function<void()> kick_;                 // the driver's wake-up (driver thread only)
+  std::atomic<bool> kicked_{false};            // a kick is pending
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::deque<std::function<void()>> queue_;
@@ -663,10 +678,15 @@ HttpLoop::~HttpLoop() {
   if (closefd_ >= 0) close(closefd_);
 }
 
-int HttpLoop::drive() {
+int HttpLoop::drive(bool ready) {
   std::lock_guard<std::recursive_mutex> lock(state_->mu);
   if (!state_->impl) return kClosed;
-  return state_->impl->driveOnce();
+  return state_->impl->driveOnce(ready);
+}
+
+void HttpLoop::setKick(std::function<void()> kick) {
+  std::lock_guard<std::recursive_mutex> lock(state_->mu);
+  if (state_->impl) state_->impl->setKick(std::move(kick));
 }
 
 HttpClient::HttpClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

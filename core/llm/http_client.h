@@ -75,10 +75,14 @@ class HttpLoop {
   HttpLoop(const HttpLoop&) = delete;
   HttpLoop& operator=(const HttpLoop&) = delete;
   int fd() const { return epfd_; }
-  // Runs ready transfers, queued functions and due timers without blocking. Returns the delay
-  // in ms after which to call it again even if fd() stays quiet (0: at once, -1: only when
-  // fd() turns readable), or kClosed. Thread-safe (calls are serialised).
-  int drive();
+  // Runs queued functions, due timers and, when ready (fd() was readable), ready transfers,
+  // without blocking. Returns the delay in ms after which to call it again even if fd() stays
+  // quiet (0: at once, -1: only when fd() turns readable), or kClosed. Thread-safe (calls are
+  // serialised).
+  int drive(bool ready = true);
+  // kick runs drive(false) soon on the driver's thread; the client calls it (instead of making
+  // fd() readable) for work posted from the thread that drives it. Call on that thread.
+  void setKick(std::function<void()> kick);
 
  private:
   friend class HttpClient;
