@@ -9,8 +9,9 @@ posting that framework's own captured request bodies in the same order. Runs are
 Per run and framework: loop time (first model request to the final answer, measured inside the
 process: agentd's trajectory `execution_time`, the peers' own clock), model requests (counted by
 the server per x-fake-key), start-up (process start to the first request arriving at the
-server; both clocks are CLOCK_MONOTONIC), whole-process wall time and peak RSS (wait4
-ru_maxrss). Per-step overhead = (loop time - floor) / requests. A warm figure comes from tasks
+server; both clocks are CLOCK_MONOTONIC), whole-process wall time and peak RSS (ru_maxrss,
+taken by tests/bench/peak_rss.c: a child started straight from Python would inherit Python's own
+high-water mark across exec). Per-step overhead = (loop time - floor) / requests. A warm figure comes from tasks
 run one after another inside one long-lived process: `agentd serve` (POST /api/run; API tasks
 stream the model's answer, so its floor replays its own streamed bodies) and the peers' scripts
 repeating the task in the same process.
@@ -85,14 +86,26 @@ def wait_process(p, timeout=120):
         time.sleep(0.0005)
 
 
+def peak_rss_cmd(build, tmp, key, cmd):
+    """cmd run under bench/peak_rss (see tests/bench/peak_rss.c), and where it writes the peak."""
+    out = os.path.join(tmp, f"rss-{key}.json")
+    return [os.path.join(build, "bench/peak_rss"), out] + cmd, out
+
+
+def read_peak_rss(path):
+    with open(path) as f:
+        return json.load(f)["maxrss_kib"]
+
+
 def run_agentd(build, config, tmp, key, port):
     traj = os.path.join(tmp, f"t-{key}.json")
     env = dict(os.environ, BENCH_FAKE_KEY=key)
+    cmd, rss_path = peak_rss_cmd(build, tmp, key, [
+        os.path.join(build, "bin/agentd"), "run", "run the steps", "--config", config,
+        "--trajectory-file", traj])
     t0 = time.monotonic()
-    p = subprocess.Popen([os.path.join(build, "bin/agentd"), "run", "run the steps", "--config",
-                          config, "--trajectory-file", traj],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    code, usage = wait_process(p)
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    code, _ = wait_process(p)
     wall = (time.monotonic() - t0) * 1000
     if code != 0:
         raise SystemExit("agentd run failed")
@@ -101,16 +114,17 @@ def run_agentd(build, config, tmp, key, port):
     a = attempts(port, key)
     return {"wall_ms": wall, "loop_ms": t["execution_time"] * 1000,
             "steps": len(t["agent_steps"]), "requests": a["attempts"],
-            "startup_ms": a["arrivals_ms"][0] - t0 * 1000, "maxrss_kib": usage.ru_maxrss}
+            "startup_ms": a["arrivals_ms"][0] - t0 * 1000, "maxrss_kib": read_peak_rss(rss_path)}
 
 
-def run_peer(node, script, port, key, warm=0):
+def run_peer(build, tmp, node, script, port, key, warm=0):
+    cmd, rss_path = peak_rss_cmd(build, tmp, key, [
+        node, script, f"http://127.0.0.1:{port}/v1", key, str(warm)])
     t0 = time.monotonic()
-    p = subprocess.Popen([node, script, f"http://127.0.0.1:{port}/v1", key, str(warm)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          cwd=os.path.dirname(script))
     # The output is one short line, so reading it after the exit cannot block the child.
-    code, usage = wait_process(p)
+    code, _ = wait_process(p)
     wall = (time.monotonic() - t0) * 1000
     out, err = p.stdout.read().decode(), p.stderr.read().decode()
     if code != 0:
@@ -120,7 +134,7 @@ def run_peer(node, script, port, key, warm=0):
         raise SystemExit(f"{os.path.basename(script)}: unexpected answer {r['text']!r}")
     a = attempts(port, key)
     return {"wall_ms": wall, "loop_ms": r["loop_ms"], "requests": a["attempts"],
-            "startup_ms": a["arrivals_ms"][0] - t0 * 1000, "maxrss_kib": usage.ru_maxrss,
+            "startup_ms": a["arrivals_ms"][0] - t0 * 1000, "maxrss_kib": read_peak_rss(rss_path),
             "warm_loop_ms": r["warm_loop_ms"], "version": r["version"], "node": r["node"]}
 
 
@@ -264,7 +278,7 @@ def main():
         run_agentd(build, config, tmp, "agentd-capture", port)
         save_bodies(port, "agentd-capture", bodies["agentd"])
         for name, script, _ in peers:
-            run_peer(node, os.path.join(peers_dir, script), port, f"{name}-capture")
+            run_peer(build, tmp, node, os.path.join(peers_dir, script), port, f"{name}-capture")
             bodies[name] = os.path.join(tmp, f"bodies-{name}.json")
             save_bodies(port, f"{name}-capture", bodies[name])
         serve = AgentdServe(build, config, "agentd-serve")
@@ -284,10 +298,10 @@ def main():
             floors["agentd_serve"].append(floor_ms(build, port, bodies["agentd_serve"]))
             for name, script, _ in peers:
                 path = os.path.join(peers_dir, script)
-                results[name].append(run_peer(node, path, port, f"{name}-{i}"))
+                results[name].append(run_peer(build, tmp, node, path, port, f"{name}-{i}"))
                 floors[name].append(floor_ms(build, port, bodies[name]))
                 if args.warm:
-                    warm[name] += run_peer(node, path, port, f"{name}-warm-{i}",
+                    warm[name] += run_peer(build, tmp, node, path, port, f"{name}-warm-{i}",
                                            args.warm)["warm_loop_ms"]
     finally:
         if serve is not None:
