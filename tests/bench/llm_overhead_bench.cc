@@ -8,9 +8,12 @@
 #include <curl/curl.h>
 #include <sys/resource.h>
 
+#include <boost/asio/io_context.hpp>
 #include <future>
 #include <memory>
+#include <optional>
 
+#include "agent/http_pump.h"
 #include "llm/client.h"
 #include "llm/http_client.h"
 #include "llm/wire.h"
@@ -127,6 +130,42 @@ void BM_HttpClient(benchmark::State& state) {
 }
 BENCHMARK(BM_HttpClient)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
+// The transport driven from an io_context on the calling thread (external_loop and the agent's
+// pump, as agentd serve and run use it): no thread hand-off at all.
+void BM_HttpClientOnIo(benchmark::State& state) {
+  HttpClient::Options options;
+  options.external_loop = true;
+  auto client = HttpClient::create(options).value();
+  boost::asio::io_context io;
+  agentd::agent::driveOnIo(io, client->loop());
+  HttpRequest req;
+  req.url = g_server->openAiBase() + "/chat/completions";
+  req.body = body(false);
+  req.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer bench-key"}};
+  double cpu = cpuSeconds();
+  for (auto _ : state) {
+    bool done = false;
+    HttpResult result;
+    HttpCallbacks cb;
+    cb.on_done = [&](HttpResult r) {
+      result = std::move(r);
+      done = true;
+    };
+    client->start(req, std::move(cb));
+    while (!done && io.run_one_for(std::chrono::seconds(10)) > 0) {
+    }
+    if (!done || result.status != 200) {
+      state.SkipWithError("request failed");
+      break;
+    }
+    benchmark::DoNotOptimize(result.body.data());
+  }
+  reportCpu(state, cpu);
+  client.reset();
+  io.run_for(std::chrono::seconds(1));  // the pump sees the client gone and stops
+}
+BENCHMARK(BM_HttpClientOnIo)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
 // The whole client: LlmClient::chat() (encode, breaker, transport, SSE or JSON decode, metrics).
 void BM_LlmClient(benchmark::State& state) {
   bool stream = state.range(0) != 0;
@@ -152,6 +191,36 @@ void BM_LlmClient(benchmark::State& state) {
   benchmark::DoNotOptimize(deltas);
 }
 BENCHMARK(BM_LlmClient)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+// The whole client on an io_context, as an agentd task calls it (chatAsync, completion on io).
+void BM_LlmClientOnIo(benchmark::State& state) {
+  ProviderOptions p;
+  p.name = "fake";
+  p.type = "openai";
+  p.base_url = g_server->openAiBase();
+  p.api_key = "bench-key";
+  LlmClient::Options options;
+  options.http.external_loop = true;
+  auto client = LlmClient::create({p}, {model()}, options).value();
+  boost::asio::io_context io;
+  agentd::agent::driveOnIo(io, client->http().loop());
+  ChatRequest req = request();
+  double cpu = cpuSeconds();
+  for (auto _ : state) {
+    std::optional<agentd::Result<ChatResponse>> out;
+    client->chatAsync("bench", req, {}, [&](agentd::Result<ChatResponse> r) { out.emplace(std::move(r)); });
+    while (!out && io.run_one_for(std::chrono::seconds(10)) > 0) {
+    }
+    if (!out || !out->ok() || (*out)->tool_calls.size() != 2) {
+      state.SkipWithError("call failed");
+      break;
+    }
+  }
+  reportCpu(state, cpu);
+  client.reset();
+  io.run_for(std::chrono::seconds(1));
+}
+BENCHMARK(BM_LlmClientOnIo)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
