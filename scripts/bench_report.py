@@ -168,6 +168,10 @@ def llm_overhead_table(out_dir):
          "BM_LlmClient/1/real_time"),
         ("transport only: `HttpClient` (event thread), no JSON", "BM_RawCurlEasy/0/real_time",
          "BM_HttpClient/real_time"),
+        ("whole response on an io_context (how tasks call it): `chatAsync`",
+         "BM_RawCurlEasy/0/real_time", "BM_LlmClientOnIo/real_time"),
+        ("transport only on an io_context: `HttpClient` driven by the pump",
+         "BM_RawCurlEasy/0/real_time", "BM_HttpClientOnIo/real_time"),
     ]
     lines = ["| request | raw libcurl easy (µs) | agentd (µs) | overhead (µs) | ratio "
              "| client CPU raw (µs) | client CPU agentd (µs) |",
