@@ -11,8 +11,9 @@ process: agentd's trajectory `execution_time`, the peers' own clock), model requ
 the server per x-fake-key), start-up (process start to the first request arriving at the
 server; both clocks are CLOCK_MONOTONIC), whole-process wall time and peak RSS (ru_maxrss,
 taken by tests/bench/peak_rss.c: a child started straight from Python would inherit Python's own
-high-water mark across exec). Per-step overhead = (loop time - floor) / requests. A warm figure comes from tasks
-run one after another inside one long-lived process: `agentd serve` (POST /api/run; API tasks
+high-water mark across exec). Per-step overhead = (loop time - floor) / requests; a process run
+for one task opens its connection, so its floor does too, while a warm process's floor reuses
+one. A warm figure comes from tasks run one after another inside one long-lived process: `agentd serve` (POST /api/run; API tasks
 stream the model's answer, so its floor replays its own streamed bodies) and the peers' scripts
 repeating the task in the same process.
 
@@ -145,7 +146,8 @@ def floor_ms(build, port, bodies_path, reps=3):
                          capture_output=True, text=True, timeout=300)
     if raw.returncode != 0:
         raise SystemExit(f"raw_agent_loop failed: {raw.stderr}")
-    return json.loads(raw.stdout)["median_ms"]
+    r = json.loads(raw.stdout)
+    return r["fresh_median_ms"], r["median_ms"]
 
 
 def save_bodies(port, key, path):
@@ -288,18 +290,23 @@ def main():
             json.dump(attempts(port, "agentd-serve")["bodies"][-(STEPS + 1):], f)
 
         results = {n: [] for n in ["agentd"] + [p[0] for p in peers]}
+        # A process run for one task opens its connection: its floor does too (fresh). A warm
+        # process keeps its connection: its floor reuses one.
         floors = {n: [] for n in bodies}
+        warm_floors = {n: [] for n in bodies}
         warm = {n: [] for n in results}
         for i in range(args.runs):
             results["agentd"].append(run_agentd(build, config, tmp, f"agentd-{i}", port))
-            floors["agentd"].append(floor_ms(build, port, bodies["agentd"]))
+            floors["agentd"].append(floor_ms(build, port, bodies["agentd"])[0])
             for _ in range(args.warm):
                 warm["agentd"].append(serve.task())
-            floors["agentd_serve"].append(floor_ms(build, port, bodies["agentd_serve"]))
+            warm_floors["agentd_serve"].append(floor_ms(build, port, bodies["agentd_serve"])[1])
             for name, script, _ in peers:
                 path = os.path.join(peers_dir, script)
                 results[name].append(run_peer(build, tmp, node, path, port, f"{name}-{i}"))
-                floors[name].append(floor_ms(build, port, bodies[name]))
+                fresh, reused = floor_ms(build, port, bodies[name])
+                floors[name].append(fresh)
+                warm_floors[name].append(reused)
                 if args.warm:
                     warm[name] += run_peer(build, tmp, node, path, port, f"{name}-warm-{i}",
                                            args.warm)["warm_loop_ms"]
@@ -308,7 +315,7 @@ def main():
             serve.close()
         stop(server)
     agentd = summary(results["agentd"], floors["agentd"], warm["agentd"],
-                     statistics.median(floors["agentd_serve"]))
+                     statistics.median(warm_floors["agentd_serve"]))
     agentd["steps"] = results["agentd"][0]["steps"]
     out = {
         # The keys of the first version of this benchmark (BENCHMARKS.md's agent section).
@@ -323,7 +330,8 @@ def main():
         "frameworks": {"agentd": dict(agentd, label="agentd", version="")},
     }
     for name, _, package in peers:
-        s = summary(results[name], floors[name], warm[name], statistics.median(floors[name]))
+        s = summary(results[name], floors[name], warm[name],
+                    statistics.median(warm_floors[name]))
         s.update(label=package, version=results[name][0]["version"],
                  node=results[name][0]["node"])
         out["frameworks"][name] = s

@@ -1,7 +1,8 @@
 // The floor for the agent loop: the exact request bodies an agent sent to the fake model server
 // in one run, posted again in order by a bare libcurl easy loop that does nothing else.
 // Usage: raw_agent_loop URL BODIES_JSON RUNS [HEADER...]. BODIES_JSON holds a JSON array of
-// request bodies (strings). Prints JSON with the median wall time of one whole conversation.
+// request bodies (strings). Prints JSON with the median wall time of one whole conversation on a
+// reused connection (median_ms) and on a connection of its own (fresh_median_ms).
 #include <curl/curl.h>
 #include <rapidjson/document.h>
 
@@ -38,28 +39,48 @@ int main(int argc, char** argv) {
   for (const auto& b : doc.GetArray()) bodies.emplace_back(b.GetString(), b.GetStringLength());
   int runs = std::atoi(argv[3]);
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  CURL* c = curl_easy_init();
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
   for (int i = 4; i < argc; ++i) headers = curl_slist_append(headers, argv[i]);
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &discard);
-  std::vector<double> walls;
-  for (int run = 0; run < runs; ++run) {
+  auto handle = [&] {
+    CURL* c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &discard);
+    return c;
+  };
+  auto conversation = [&](CURL* c) {
     auto t0 = std::chrono::steady_clock::now();
     for (const auto& body : bodies) {
       curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
       curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-      if (curl_easy_perform(c) != CURLE_OK) return 1;
+      if (curl_easy_perform(c) != CURLE_OK) return -1.0;
     }
-    walls.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
+  // Reused: every conversation on one warm connection (a long-lived process). Fresh: each
+  // conversation opens its connection, as a process started for one task must.
+  std::vector<double> reused, fresh;
+  CURL* warm = handle();
+  for (int run = 0; run < runs; ++run) reused.push_back(conversation(warm));
+  curl_easy_cleanup(warm);
+  for (int run = 0; run < runs; ++run) {
+    CURL* c = handle();
+    fresh.push_back(conversation(c));
+    curl_easy_cleanup(c);
   }
-  std::sort(walls.begin(), walls.end());
-  std::printf("{\"runs\":%d,\"requests\":%zu,\"median_ms\":%.3f,\"min_ms\":%.3f}\n", runs,
-              bodies.size(), walls[walls.size() / 2], walls.front());
   curl_slist_free_all(headers);
-  curl_easy_cleanup(c);
+  for (double w : reused) {
+    if (w < 0) return 1;
+  }
+  for (double w : fresh) {
+    if (w < 0) return 1;
+  }
+  std::sort(reused.begin(), reused.end());
+  std::sort(fresh.begin(), fresh.end());
+  std::printf(
+      "{\"runs\":%d,\"requests\":%zu,\"median_ms\":%.3f,\"min_ms\":%.3f,"
+      "\"fresh_median_ms\":%.3f}\n",
+      runs, bodies.size(), reused[reused.size() / 2], reused.front(), fresh[fresh.size() / 2]);
   return 0;
 }
