@@ -13,9 +13,9 @@ server; both clocks are CLOCK_MONOTONIC), whole-process wall time and peak RSS (
 taken by tests/bench/peak_rss.c: a child started straight from Python would inherit Python's own
 high-water mark across exec). Per-step overhead = (loop time - floor) / requests; a process run
 for one task opens its connection, so its floor does too, while a warm process's floor reuses
-one. A warm figure comes from tasks run one after another inside one long-lived process: `agentd serve` (POST /api/run; API tasks
-stream the model's answer, so its floor replays its own streamed bodies) and the peers' scripts
-repeating the task in the same process.
+one. A warm figure comes from tasks run one after another inside one long-lived process:
+`agentd serve` (POST /api/run; API tasks stream the model's answer, so its floor replays its own
+streamed bodies) and the peers' scripts repeating the task in the same process.
 
 Usage: bench_agent.py BUILD_DIR OUT_JSON [RUNS] [--peers DIR] [--warm N]
 Without --peers (or when DIR has no node_modules) only agentd runs. Binds 127.0.0.1 only; stops
