@@ -66,16 +66,17 @@ bool validPluginName(const char* name) {
 // Size of the descriptor a plugin of ABI 1.minor must provide (all 1.x fields are 1.0 fields).
 size_t requiredDescriptorSize(uint32_t /*minor*/) { return sizeof(agentd_plugin); }
 
-Status copyToUniquePath(const std::string& src, std::string_view bytes, const std::string& dir,
-                        const std::string& stem, const std::string& sha, std::string* out) {
+// Copies src into a new file with a unique name in dir, in the kernel (copy_file_range; read and
+// write where that is unsupported), so no plugin bytes pass through this process's memory.
+Status copyToUniquePath(const std::string& src, int src_fd, size_t size, const std::string& dir,
+                        const std::string& stem, std::string* out) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Status::ioError("cannot create plugin copy directory " + dir + ": " + ec.message());
   static std::atomic<uint64_t> counter{0};
   for (int attempt = 0; attempt < 100; ++attempt) {
     std::string path = dir + "/" + stem + "." + std::to_string(getpid()) + "." +
-                       std::to_string(counter.fetch_add(1)) +
-                       (sha.empty() ? "" : "." + sha.substr(0, 8)) + ".so";
+                       std::to_string(counter.fetch_add(1)) + ".so";
     // Written through the descriptor that created it (a non-root owner cannot reopen a 0500
     // file for writing), then made read-only.
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
@@ -84,18 +85,43 @@ Status copyToUniquePath(const std::string& src, std::string_view bytes, const st
       return Status::ioError("cannot create " + path + ": " + std::strerror(errno));
     }
     size_t off = 0;
-    while (off < bytes.size()) {
-      ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
+    bool kernel_copy = true;
+    while (off < size) {
+      if (kernel_copy) {
+        ssize_t n = ::copy_file_range(src_fd, nullptr, fd, nullptr, size - off, 0);
+        if (n > 0) {
+          off += static_cast<size_t>(n);
+          continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
+          kernel_copy = false;  // e.g. across file systems on old kernels: copy by hand
+          if (::lseek(src_fd, static_cast<off_t>(off), SEEK_SET) < 0) break;
+          continue;
+        }
+        break;  // error, or the file shrank while copying
+      }
+      char buf[1 << 16];
+      ssize_t n = ::read(src_fd, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
-      off += static_cast<size_t>(n);
+      size_t done = 0;
+      while (done < static_cast<size_t>(n)) {
+        ssize_t w = ::write(fd, buf + done, static_cast<size_t>(n) - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        done += static_cast<size_t>(w);
+      }
+      if (done < static_cast<size_t>(n)) break;
+      off += done;
     }
-    bool ok = off == bytes.size() && ::fchmod(fd, 0500) == 0;
+    bool ok = off == size && ::fchmod(fd, 0500) == 0;
     int err = errno;
     ::close(fd);
     if (!ok) {
       fs::remove(path, ec);
-      return Status::ioError("cannot copy " + src + " to " + path + ": " + std::strerror(err));
+      return Status::ioError("cannot copy " + src + " to " + path + ": " +
+                             (err != 0 ? std::strerror(err) : "short copy"));
     }
     *out = path;
     return Status::ok();
@@ -115,34 +141,49 @@ Result<std::unique_ptr<Library>> Library::open(const std::string& path,
   };
   *why = LoadFailure::kNone;
 
-  auto bytes = readFile(path);
-  if (!bytes.ok()) {
+  int src_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (src_fd < 0) {
     *why = LoadFailure::kNotFound;
-    return bytes.status();
+    return Status::notFound("cannot open " + path + ": " + std::strerror(errno));
   }
-  const std::string& data = *bytes;
-  if (data.size() < 64 || std::memcmp(data.data(), "\x7f" "ELF", 4) != 0) {
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } src_closer{src_fd};
+  struct stat st_src {};
+  char head[64];
+  if (::fstat(src_fd, &st_src) != 0 || !S_ISREG(st_src.st_mode)) {
+    *why = LoadFailure::kNotFound;
+    return Status::notFound(path + ": not a regular file");
+  }
+  if (st_src.st_size < 64 || ::pread(src_fd, head, sizeof head, 0) != sizeof head ||
+      std::memcmp(head, "\x7f" "ELF", 4) != 0) {
     return fail(LoadFailure::kNotElf, "not an ELF shared object");
-  }
-  // Hashed only when pinned: SHA-256 of a large plugin costs more than loading it.
-  std::string sha;
-  if (!expected_sha256.empty()) {
-    sha = sha256Hex(data);
-    if (expected_sha256 != sha) {
-      return fail(LoadFailure::kChecksum,
-                  "sha256 mismatch: configured " + expected_sha256 + ", file has " + sha);
-    }
   }
 
   std::unique_ptr<Library> lib(new Library());
   lib->impl_ = std::make_unique<Impl>();
   lib->source_path_ = path;
-  lib->sha256_ = sha;
   std::string stem = fs::path(path).stem().string();
-  Status st = copyToUniquePath(path, data, copy_dir, stem, sha, &lib->copy_path_);
+  Status st = copyToUniquePath(path, src_fd, static_cast<size_t>(st_src.st_size), copy_dir, stem,
+                               &lib->copy_path_);
   if (!st.isOk()) {
     *why = LoadFailure::kNotFound;
     return st;
+  }
+  // Hashed only when pinned (SHA-256 of a large plugin costs more than loading it), and the copy
+  // is what gets hashed: the bytes checked are the bytes loaded.
+  if (!expected_sha256.empty()) {
+    auto sha = fileSha256Hex(lib->copy_path_);
+    if (!sha.ok() || *sha != expected_sha256) {
+      std::error_code ec;
+      fs::remove(lib->copy_path_, ec);
+      lib->impl_->closed = true;
+      if (!sha.ok()) return sha.status();
+      return fail(LoadFailure::kChecksum,
+                  "sha256 mismatch: configured " + expected_sha256 + ", file has " + *sha);
+    }
+    lib->sha256_ = *sha;
   }
   auto discard = [&] {
     if (lib->impl_->lib.is_loaded()) lib->impl_->lib.unload();
