@@ -241,7 +241,8 @@ class HttpClient::Impl {
       queue_.push_back(std::move(fn));
     }
     // On the thread that drives an external loop, the driver's own queue is the cheaper bell.
-    if (kick_ && std::this_thread::get_id() == driver_.load(std::memory_order_relaxed)) {
+    // kick_ is set and read on the driver's thread only: test the thread first.
+    if (std::this_thread::get_id() == driver_.load(std::memory_order_relaxed) && kick_) {
       if (!kicked_.exchange(true)) kick_();
       return;
     }
