@@ -55,19 +55,20 @@ Result<std::shared_ptr<Task>> TaskManager::submit(TaskSpec spec,
   }
   tasks_[task->id()] = task;
   order_.push_back(task);
-  // Forget the oldest finished tasks beyond the bound (wherever they are in the order).
-  size_t finished = 0;
-  for (const auto& t : order_) finished += isFinal(t->state()) ? 1 : 0;
-  for (auto it = order_.begin(); finished > limits_.keep_finished && it != order_.end();) {
-    if (isFinal((*it)->state())) {
+  return task;
+}
+
+void TaskManager::prune() {
+  // The oldest finished tasks sit near the front: this stops after the few it forgets, so a
+  // burst of submissions costs O(1) each, not a walk over every retained task.
+  for (auto it = order_.begin(); finished_.size() > limits_.keep_finished && it != order_.end();) {
+    if (finished_.erase(it->get()) > 0) {
       tasks_.erase((*it)->id());
       it = order_.erase(it);
-      --finished;
     } else {
       ++it;
     }
   }
-  return task;
 }
 
 void TaskManager::pump() {
@@ -112,6 +113,11 @@ void TaskManager::done(const std::shared_ptr<Task>& task) {
   std::vector<std::function<void(const Task&)>> fns;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    auto it = tasks_.find(task->id());
+    if (it != tasks_.end() && it->second == task) {
+      finished_.insert(task.get());
+      prune();
+    }
     fns = finish_listeners_;
     idle_cv_.notify_all();
   }
@@ -181,6 +187,7 @@ void TaskManager::setLimits(Limits limits) {
   std::lock_guard<std::mutex> lock(mu_);
   limits_ = limits;
   pump();
+  prune();
 }
 
 void TaskManager::addFinishListener(std::function<void(const Task&)> fn) {

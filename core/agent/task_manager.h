@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "agent/loop.h"
@@ -61,6 +62,8 @@ class TaskManager {
  private:
   void pump();  // starts queued tasks while slots are free; REQUIRES: mu_ held
   void done(const std::shared_ptr<Task>& task);
+  // Forgets the oldest finished tasks beyond keep_finished; REQUIRES: mu_ held.
+  void prune();
 
   boost::asio::io_context& io_;
   const RunEnv env_;
@@ -70,6 +73,7 @@ class TaskManager {
   bool open_ = true;
   std::map<std::string, std::shared_ptr<Task>> tasks_;
   std::deque<std::shared_ptr<Task>> order_;  // every task by submission, for list() and pruning
+  std::unordered_set<const Task*> finished_;  // tasks in order_ that done() has seen
   std::deque<std::shared_ptr<Task>> queue_;
   std::map<std::string, int> running_by_agent_;
   int running_ = 0;

@@ -291,6 +291,42 @@ TEST(AgentLoop, EventLogHoldsEverythingBeforeTheTaskWaitsForTheModel) {
   EXPECT_EQ(types().back(), "end");
 }
 
+TEST(TaskManagerRetention, KeepsOnlyTheNewestFinishedTasks) {
+  std::string dir = freshDir("agent-keep");
+  Runtime rt(dir, scriptedConfig(dir,
+                                 R"({"content":"one"})"
+                                 "\n"
+                                 R"({"content":"two"})"
+                                 "\n"
+                                 R"({"content":"three"})"
+                                 "\n"
+                                 R"({"content":"four"})"
+                                 "\n"
+                                 R"({"content":"five"})"
+                                 "\n",
+                                 R"(["echo"])"));
+  rt.tasks().setLimits({8, 8, 2});
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    TaskSpec spec;
+    spec.task = "answer";
+    auto t = rt.submit(spec);
+    ASSERT_NE(t, nullptr);
+    ASSERT_TRUE(Runtime::waitFinal(t));
+    ids.push_back(t->id());
+  }
+  // done() runs on the io thread right after the task turns final: wait for the pruning.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (rt.tasks().list().size() > 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(2ms);
+  }
+  auto kept = rt.tasks().list();
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[0]->id(), ids[3]);
+  EXPECT_EQ(kept[1]->id(), ids[4]);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(rt.tasks().get(ids[i]), nullptr) << i;
+}
+
 TEST(AgentLoop, StopDuringAToolCallCancelsTheTask) {
   std::string dir = freshDir("agent");
   Runtime rt(dir, scriptedConfig(
