@@ -1,5 +1,7 @@
 #include "llm/wire.h"
 
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -14,13 +16,57 @@ namespace {
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 using rapidjson::Value;
 
+// Accepts any JSON; remembers whether the outermost value is an object.
+struct TopLevelHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TopLevelHandler> {
+  int depth = 0;
+  bool object = false;
+  bool Default() { return true; }
+  bool StartObject() {
+    if (depth++ == 0) object = true;
+    return true;
+  }
+  bool EndObject(rapidjson::SizeType) {
+    --depth;
+    return true;
+  }
+  bool StartArray() {
+    ++depth;
+    return true;
+  }
+  bool EndArray(rapidjson::SizeType) {
+    --depth;
+    return true;
+  }
+};
+
 // Writes JSON text as a value; "" counts as {}. Fails when the text is not one JSON object.
-Status embedObject(Writer& w, std::string_view text, const std::string& what) {
+// Checked by a SAX pass (no document is built) and copied as it is: a tool's schema goes into
+// every request. what() names the value in an error and is only called on one.
+template <class What>
+Status embedObject(Writer& w, std::string_view text, const What& what) {
   if (text.empty()) text = "{}";
-  auto doc = json::parse(text);
-  if (!doc.ok()) return doc.status().withContext(what);
-  if (!doc->IsObject()) return Status::invalidArgument(what + ": not a JSON object");
-  doc->Accept(w);
+  rapidjson::Reader reader;
+  rapidjson::MemoryStream ms(text.data(), text.size());
+  TopLevelHandler handler;
+  rapidjson::ParseResult ok =
+      reader.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseStopWhenDoneFlag>(
+          ms, handler);
+  if (!ok) {
+    // The document parser's message says where and what went wrong.
+    auto doc = json::parse(text);
+    return (doc.ok() ? Status::invalidArgument("not valid JSON") : doc.status()).withContext(what());
+  }
+  for (size_t i = ms.Tell(); i < text.size(); ++i) {
+    char c = text[i];
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+      auto doc = json::parse(text);
+      return (doc.ok() ? Status::invalidArgument("trailing characters after the JSON value")
+                       : doc.status())
+          .withContext(what());
+    }
+  }
+  if (!handler.object) return Status::invalidArgument(what() + ": not a JSON object");
+  w.RawValue(text.data(), text.size(), rapidjson::kObjectType);
   return Status::ok();
 }
 
@@ -34,7 +80,7 @@ Status writeToolFields(Writer& w, const ToolDefinition& t, std::string_view sche
     json::writeString(w, t.description);
   }
   json::writeKey(w, schema_key);
-  return embedObject(w, t.parameters, "tool " + t.name + " parameters");
+  return embedObject(w, t.parameters, [&] { return "tool " + t.name + " parameters"; });
 }
 
 std::string getString(const Value& obj, const char* name) {
@@ -498,7 +544,8 @@ class AnthropicCodec : public WireCodec {
         json::writeKey(w, "name");
         json::writeString(w, c.name);
         json::writeKey(w, "input");
-        AGENTD_RETURN_IF_ERROR(embedObject(w, c.arguments, "tool call " + c.id + " arguments"));
+        AGENTD_RETURN_IF_ERROR(
+            embedObject(w, c.arguments, [&] { return "tool call " + c.id + " arguments"; }));
         w.EndObject();
       }
     }
