@@ -55,6 +55,16 @@ class Progress {
   explicit Progress(bool color) : color_(color) {}
 
   void onEvent(const agent::Event& e) {
+    switch (e.type) {  // only these print; the others are not even parsed
+      case agent::EventType::kTaskStart:
+      case agent::EventType::kModelResponse:
+      case agent::EventType::kToolResult:
+      case agent::EventType::kComplete:
+      case agent::EventType::kError:
+        break;
+      default:
+        return;
+    }
     auto doc = json::parse(e.data);
     if (!doc.ok()) return;
     const rapidjson::Value& d = *doc;
