@@ -161,9 +161,8 @@ TEST_F(HttpPumpTest, DestroyingAModelClientCancelsItsCallsAndEndsThePump) {
   std::optional<Result<ChatResponse>> result;
   ChatRequest req;
   req.messages.push_back(Message::user("hi"));
-  client->chatAsync("m", std::move(req), {}, [&](Result<ChatResponse> r) {
-    result.emplace(std::move(r));
-  });
+  client->chatAsync("m", std::move(req), {},
+                    [&](Result<ChatResponse> r) { result.emplace(std::move(r)); });
   // Once the request reached the server, destroy the client on the io thread (outside drive()).
   std::function<void()> wait_then_destroy = [&] {
     if (server_.attempts("pump-llm").count == 0) {
