@@ -7,6 +7,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fcntl.h>
 #include <poll.h>
@@ -110,6 +111,9 @@ struct ToolJob {
   std::string arguments;
 };
 
+// How long after its timeout a tool call that has not returned is given up on.
+constexpr std::chrono::milliseconds kToolTimeoutGrace{250};
+
 struct ToolsOutcome {
   std::vector<plugin::ToolResult> results;
   std::vector<double> duration_ms;
@@ -127,12 +131,26 @@ auto asyncTools(plugin::ToolRunner& runner, std::vector<ToolJob> jobs,
         struct State {
           std::mutex mu;
           ToolsOutcome out;
+          std::vector<bool> reported;  // a result (or the timeout) is in for this job
           size_t left;
         };
         auto state = std::make_shared<State>();
         state->out.results.resize(jobs.size());
         state->out.duration_ms.resize(jobs.size());
+        state->reported.resize(jobs.size(), false);
         state->left = jobs.size();
+        // Records job i's outcome once; the first of the result and the deadline wins.
+        auto report = [state, h, ex](size_t i, plugin::ToolResult r, double ms) {
+          std::lock_guard<std::mutex> lock(state->mu);
+          if (state->reported[i]) return false;
+          state->reported[i] = true;
+          state->out.results[i] = std::move(r);
+          state->out.duration_ms[i] = ms;
+          if (--state->left == 0) {
+            asio::post(ex, [h, state]() mutable { std::move(*h)(std::move(state->out)); });
+          }
+          return true;
+        };
         if (jobs.empty()) {
           asio::post(ex, [h, state]() mutable { std::move(*h)(std::move(state->out)); });
           return;
@@ -154,17 +172,30 @@ auto asyncTools(plugin::ToolRunner& runner, std::vector<ToolJob> jobs,
                            "}");
           };
           auto start = Clock::now();
+          auto since = [start] {
+            return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+          };
+          // A plugin that ignores cancellation must not hold the task: shortly after the
+          // timeout (a cooperative plugin reports its own timeout first) the call counts as
+          // timed out and its late result is dropped; its worker finishes in the background.
+          std::shared_ptr<asio::steady_timer> timer;
+          if (!runner.runsInline(jobs[i].name)) {
+            timer = std::make_shared<asio::steady_timer>(ex, timeout + kToolTimeoutGrace);
+            timer->async_wait([report, i, since, timeout,
+                               name = jobs[i].name](const boost::system::error_code& ec) {
+              if (ec) return;
+              plugin::ToolResult r;
+              r.status = AGENTD_ETIMEDOUT;
+              r.error = "tool " + name + " timed out after " + std::to_string(timeout.count()) +
+                        " ms and did not stop when cancelled; its result will be discarded";
+              report(i, std::move(r), since());
+            });
+          }
           runner.runAsync(jobs[i].name, jobs[i].arguments, std::move(ctx), timeout,
-                          [state, i, start, h, ex](plugin::ToolResult r) {
-                            std::lock_guard<std::mutex> lock(state->mu);
-                            state->out.results[i] = std::move(r);
-                            state->out.duration_ms[i] =
-                                std::chrono::duration<double, std::milli>(Clock::now() - start)
-                                    .count();
-                            if (--state->left == 0) {
-                              asio::post(ex, [h, state]() mutable {
-                                std::move(*h)(std::move(state->out));
-                              });
+                          [report, i, since, timer, ex](plugin::ToolResult r) {
+                            if (report(i, std::move(r), since()) && timer) {
+                              // The timer belongs to the task's thread: cancel it there.
+                              asio::post(ex, [timer] { timer->cancel(); });
                             }
                           });
         }

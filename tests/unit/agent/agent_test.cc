@@ -327,6 +327,37 @@ TEST(TaskManagerRetention, KeepsOnlyTheNewestFinishedTasks) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(rt.tasks().get(ids[i]), nullptr) << i;
 }
 
+TEST(AgentLoop, AToolThatIgnoresItsTimeoutDoesNotHoldTheTask) {
+  std::string dir = freshDir("agent-tool-timeout");
+  Runtime rt(dir, scriptedConfig(
+                      dir,
+                      R"({"tool_calls":[{"id":"s","name":"sleep","arguments":{"ms":5000,"honor_cancel":false}}]})"
+                      "\n"
+                      R"({"content":"gave up on the sleep"})"
+                      "\n",
+                      R"(["sleep"])") +
+                      "tool_timeout_seconds = 1\n");
+  TaskSpec spec;
+  spec.task = "sleep";
+  auto started = std::chrono::steady_clock::now();
+  auto t = rt.submit(spec);
+  ASSERT_NE(t, nullptr);
+  ASSERT_TRUE(Runtime::waitFinal(t));
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(t->state(), TaskState::kCompleted);
+  // The 1 s timeout and its grace, not the 5 s the plugin sleeps regardless.
+  EXPECT_LT(took, 4s);
+  bool timed_out = false;
+  for (const auto& e : t->eventsAfter(0)) {
+    if (e.type != EventType::kToolResult) continue;
+    auto d = json::parse(e.data);
+    ASSERT_TRUE(d.ok());
+    EXPECT_FALSE((*d)["success"].GetBool());
+    timed_out = std::string((*d)["error"].GetString()).find("timed out") != std::string::npos;
+  }
+  EXPECT_TRUE(timed_out);
+}
+
 TEST(AgentLoop, StopDuringAToolCallCancelsTheTask) {
   std::string dir = freshDir("agent");
   Runtime rt(dir, scriptedConfig(
