@@ -208,8 +208,7 @@ bool Daemon::ready(std::vector<ReadinessCheck>* checks) const {
     for (const auto& [name, a] : agents_) {
       AgentState s = a.lifecycle->state();
       bool ok = s == AgentState::kReady || s == AgentState::kRunning ||
-                s == AgentState::kReloading || s == AgentState::kPaused ||
-                s == AgentState::kFailed;
+                s == AgentState::kReloading || s == AgentState::kPaused || s == AgentState::kFailed;
       if (s == AgentState::kFailed) ++failed;
       std::string detail = stateName(s);
       if (s == AgentState::kFailed) detail += ": " + a.lifecycle->lastError();
@@ -309,8 +308,7 @@ Status Daemon::apply(const std::shared_ptr<const config::Config>& next,
   lock.unlock();
   // Publish first, so nothing reads the retiring generations; then drain them without holding
   // the agents' lock (the io thread needs it to start tasks and answer probes meanwhile).
-  snapshot_.store(
-      std::make_shared<const Snapshot>(Snapshot{next, *set, llm, old->generation + 1}));
+  snapshot_.store(std::make_shared<const Snapshot>(Snapshot{next, *set, llm, old->generation + 1}));
   host_.commit(*set);
   tasks_->setLimits(agent::TaskManager::Limits{next->server.max_concurrent_tasks,
                                                next->server.max_queued_tasks, 1000});

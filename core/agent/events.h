@@ -28,9 +28,9 @@ struct Event {
   uint64_t seq = 0;  // 1-based, per task
   EventType type = EventType::kTaskStart;
   int step = 0;
-  double time = 0;      // seconds since the epoch
+  double time = 0;  // seconds since the epoch
   std::string task_id;
-  std::string data;     // a JSON object with the type-specific fields
+  std::string data;  // a JSON object with the type-specific fields
 
   // {"seq":..,"type":..,"task_id":..,"step":..,"time":..,"data":{...}}
   std::string toJson() const;

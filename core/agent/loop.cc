@@ -1,6 +1,12 @@
 #include "agent/loop.h"
 
-#include <utility>  // before Asio (Boost 1.74)
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <utility>  // before Asio (Boost 1.74); its own block keeps it first
+
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -9,11 +15,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -89,8 +90,7 @@ template <class Token>
 auto asyncChat(llm::LlmClient& client, const std::string& model, llm::ChatRequest req,
                llm::CallOptions opts, std::shared_ptr<Task> task, Token&& token) {
   return asio::async_initiate<Token, void(ChatOutcome)>(
-      [&client, model, req = std::move(req), opts = std::move(opts),
-       task](auto handler) mutable {
+      [&client, model, req = std::move(req), opts = std::move(opts), task](auto handler) mutable {
         auto ex = asio::get_associated_executor(handler);
         auto h = std::make_shared<std::decay_t<decltype(handler)>>(std::move(handler));
         llm::CallHandle call = client.chatAsync(
@@ -98,7 +98,7 @@ auto asyncChat(llm::LlmClient& client, const std::string& model, llm::ChatReques
               ChatOutcome o;
               o.result.emplace(std::move(r));
               // Completions arrive on the model client's thread; resume on the task's.
-              asio::post(ex, [h, o = std::move(o)]() mutable { std::move(*h)(std::move(o)); });
+              asio::post(ex, [h, o = std::move(o)]() mutable { std::move (*h)(std::move(o)); });
             });
         task->setCancelHook([call]() mutable { call.cancel(); });
       },
@@ -120,9 +120,9 @@ struct ToolsOutcome {
 };
 
 template <class Token>
-auto asyncTools(plugin::ToolRunner& runner, std::vector<ToolJob> jobs,
-                std::shared_ptr<Task> task, std::string agent, std::string working_dir,
-                std::chrono::milliseconds timeout, int step, Token&& token) {
+auto asyncTools(plugin::ToolRunner& runner, std::vector<ToolJob> jobs, std::shared_ptr<Task> task,
+                std::string agent, std::string working_dir, std::chrono::milliseconds timeout,
+                int step, Token&& token) {
   return asio::async_initiate<Token, void(ToolsOutcome)>(
       [&runner, jobs = std::move(jobs), task, agent, working_dir, timeout,
        step](auto handler) mutable {
@@ -147,12 +147,12 @@ auto asyncTools(plugin::ToolRunner& runner, std::vector<ToolJob> jobs,
           state->out.results[i] = std::move(r);
           state->out.duration_ms[i] = ms;
           if (--state->left == 0) {
-            asio::post(ex, [h, state]() mutable { std::move(*h)(std::move(state->out)); });
+            asio::post(ex, [h, state]() mutable { std::move (*h)(std::move(state->out)); });
           }
           return true;
         };
         if (jobs.empty()) {
-          asio::post(ex, [h, state]() mutable { std::move(*h)(std::move(state->out)); });
+          asio::post(ex, [h, state]() mutable { std::move (*h)(std::move(state->out)); });
           return;
         }
         for (size_t i = 0; i < jobs.size(); ++i) {
@@ -168,8 +168,7 @@ auto asyncTools(plugin::ToolRunner& runner, std::vector<ToolJob> jobs,
             std::snprintf(num, sizeof num, "%.6g,\"total\":%.6g", progress, total);
             task->emit(EventType::kToolProgress, step,
                        "{\"call_id\":" + json::quote(id) + ",\"name\":" + json::quote(name) +
-                           ",\"progress\":" + num + ",\"message\":" + json::quote(message) +
-                           "}");
+                           ",\"progress\":" + num + ",\"message\":" + json::quote(message) + "}");
           };
           auto start = Clock::now();
           auto since = [start] {
@@ -242,8 +241,8 @@ Status plan(const Task& task, Plan* p) {
   const config::AgentConfig& agent = ait->second;
   p->model = spec.model.empty() ? agent.model : spec.model;
   if (p->model.empty()) {
-    return Status::invalidArgument("agent " + p->agent + " has no model (set agents." +
-                                   p->agent + ".model)");
+    return Status::invalidArgument("agent " + p->agent + " has no model (set agents." + p->agent +
+                                   ".model)");
   }
   auto llm = task.snapshot()->llm;
   if (llm == nullptr || !llm->hasModel(p->model)) {
@@ -386,15 +385,14 @@ class Run {
       if (!opened.isOk()) {
         log::warn("no event log for task", {{"task_id", task_->id()}, {"error", opened.message()}});
       }
-      token_ = task_->subscribe(0, [rec = rec_.get()](const Event& e) { rec->onEvent(e); },
-                                nullptr);
+      token_ = task_->subscribe(
+          0, [rec = rec_.get()](const Event& e) { rec->onEvent(e); }, nullptr);
     }
     started_ = Clock::now();
     task_->emit(EventType::kTaskStart, 0,
                 "{\"task\":" + json::quote(spec.task) + ",\"agent\":" + json::quote(p_.agent) +
-                    ",\"model\":" + json::quote(p_.model) +
-                    ",\"provider\":" + json::quote(p_.provider) +
-                    ",\"working_dir\":" + json::quote(p_.working_dir) +
+                    ",\"model\":" + json::quote(p_.model) + ",\"provider\":" +
+                    json::quote(p_.provider) + ",\"working_dir\":" + json::quote(p_.working_dir) +
                     ",\"max_steps\":" + std::to_string(p_.max_steps) + "}");
     if (!st.isOk()) {
       finish(TaskState::kFailed, "", st.message());
@@ -402,8 +400,8 @@ class Run {
     }
     messages_.push_back(llm::Message::system(p_.system_prompt));
     messages_.insert(messages_.end(), spec.history.begin(), spec.history.end());
-    messages_.push_back(llm::Message::user(spec.history.empty() ? userMessage(spec, p_)
-                                                                : spec.task));
+    messages_.push_back(
+        llm::Message::user(spec.history.empty() ? userMessage(spec, p_) : spec.task));
     publishMessages();
 
     for (int step = 1; step <= p_.max_steps; ++step) {
@@ -415,8 +413,7 @@ class Run {
       if (done) co_return;
     }
     finish(TaskState::kFailed, "",
-           "the task reached max_steps (" + std::to_string(p_.max_steps) +
-               ") without completing");
+           "the task reached max_steps (" + std::to_string(p_.max_steps) + ") without completing");
   }
 
   // One model call and the tool calls it asks for. Returns true when the task ended.
@@ -424,31 +421,32 @@ class Run {
     auto step_start = Clock::now();
     std::string tool_list;
     for (const auto& n : p_.tool_names) tool_list += (tool_list.empty() ? "\"" : ",\"") + n + "\"";
-    task_->emit(EventType::kModelRequest, step,
-                "{\"messages\":" + std::to_string(messages_.size()) + ",\"tools\":[" + tool_list +
-                    "]}");
+    task_->emit(
+        EventType::kModelRequest, step,
+        "{\"messages\":" + std::to_string(messages_.size()) + ",\"tools\":[" + tool_list + "]}");
     llm::ChatRequest req;
     req.messages = messages_;
     req.tools = p_.tools;
     llm::CallOptions opts;
     auto task = task_;
-    if (task_->spec().stream) opts.on_delta = [task, step](const llm::StreamDelta& d) {
-      std::string data;
-      switch (d.kind) {
-        case llm::StreamDelta::Kind::kText:
-          data = "{\"text\":" + json::quote(d.text) + "}";
-          break;
-        case llm::StreamDelta::Kind::kToolCallStart:
-          data = "{\"tool_call\":{\"index\":" + std::to_string(d.index) +
-                 ",\"id\":" + json::quote(d.id) + ",\"name\":" + json::quote(d.name) + "}}";
-          break;
-        case llm::StreamDelta::Kind::kToolCallArguments:
-          data = "{\"tool_call\":{\"index\":" + std::to_string(d.index) +
-                 ",\"arguments\":" + json::quote(d.text) + "}}";
-          break;
-      }
-      task->emit(EventType::kModelDelta, step, std::move(data));
-    };
+    if (task_->spec().stream)
+      opts.on_delta = [task, step](const llm::StreamDelta& d) {
+        std::string data;
+        switch (d.kind) {
+          case llm::StreamDelta::Kind::kText:
+            data = "{\"text\":" + json::quote(d.text) + "}";
+            break;
+          case llm::StreamDelta::Kind::kToolCallStart:
+            data = "{\"tool_call\":{\"index\":" + std::to_string(d.index) +
+                   ",\"id\":" + json::quote(d.id) + ",\"name\":" + json::quote(d.name) + "}}";
+            break;
+          case llm::StreamDelta::Kind::kToolCallArguments:
+            data = "{\"tool_call\":{\"index\":" + std::to_string(d.index) +
+                   ",\"arguments\":" + json::quote(d.text) + "}}";
+            break;
+        }
+        task->emit(EventType::kModelDelta, step, std::move(data));
+      };
     const size_t sent = messages_.size();
     if (rec_) rec_->flush();  // the task waits now: the events so far reach the log
     auto t0 = Clock::now();
@@ -525,8 +523,9 @@ class Run {
     } else {
       for (size_t j = 0; j < jobs.size(); ++j) {
         if (task_->stopRequested()) break;
-        ToolsOutcome o = co_await asyncTools(*env_.tools, std::vector<ToolJob>(1, jobs[j]), task_, p_.agent,
-                                             p_.working_dir, p_.tool_timeout, step, use_awaitable);
+        ToolsOutcome o =
+            co_await asyncTools(*env_.tools, std::vector<ToolJob>(1, jobs[j]), task_, p_.agent,
+                                p_.working_dir, p_.tool_timeout, step, use_awaitable);
         results[job_index[j]] = std::move(o.results[0]);
         durations[job_index[j]] = o.duration_ms[0];
       }
@@ -571,8 +570,9 @@ class Run {
       outcomes.push_back(std::move(o));
     }
     publishMessages();
-    if (rec_) rec_->recordStep(step, completed ? "completed" : "calling_tool", sent, &r,
-                               std::move(outcomes), "");
+    if (rec_)
+      rec_->recordStep(step, completed ? "completed" : "calling_tool", sent, &r,
+                       std::move(outcomes), "");
     endStep(step, step_start);
     if (completed) {
       finish(TaskState::kCompleted, r.content.empty() ? "Task done." : r.content, "");
@@ -634,8 +634,7 @@ class Run {
     if (state == TaskState::kCompleted) {
       task_->emit(EventType::kComplete, steps_,
                   "{\"success\":true,\"final_result\":" + json::quote(final_result) +
-                      ",\"steps\":" + std::to_string(steps_) + ",\"execution_time\":" + secs +
-                      "}");
+                      ",\"steps\":" + std::to_string(steps_) + ",\"execution_time\":" + secs + "}");
     } else {
       task_->emit(EventType::kError, steps_,
                   "{\"error\":" + json::quote(error) + ",\"state\":\"" + taskStateName(state) +

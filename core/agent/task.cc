@@ -12,18 +12,23 @@ constexpr size_t kMaxDeltasKept = 20000;
 }  // namespace
 
 double nowSeconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 const char* taskStateName(TaskState s) {
   switch (s) {
-    case TaskState::kQueued: return "queued";
-    case TaskState::kRunning: return "running";
-    case TaskState::kCompleted: return "completed";
-    case TaskState::kFailed: return "failed";
-    case TaskState::kCancelled: return "cancelled";
-    case TaskState::kInterrupted: return "interrupted";
+    case TaskState::kQueued:
+      return "queued";
+    case TaskState::kRunning:
+      return "running";
+    case TaskState::kCompleted:
+      return "completed";
+    case TaskState::kFailed:
+      return "failed";
+    case TaskState::kCancelled:
+      return "cancelled";
+    case TaskState::kInterrupted:
+      return "interrupted";
   }
   return "unknown";
 }

@@ -25,14 +25,14 @@ bool isFinal(TaskState s);
 
 // What to run, as the CLI or the API gives it.
 struct TaskSpec {
-  std::string task;             // the problem statement
-  std::string agent;            // [agents] name; empty: "default", else the only agent
-  std::string model;            // [models] name overriding the agent's
-  int max_steps = 0;            // 0: the agent's
-  std::string working_dir;      // absolute; empty: the process's
-  bool must_patch = false;      // refuse completion while `git diff` is empty
-  std::string patch_path;       // where the final patch goes (must_patch)
-  std::string trajectory_file;  // where the trae-shaped trajectory goes; empty: none
+  std::string task;                   // the problem statement
+  std::string agent;                  // [agents] name; empty: "default", else the only agent
+  std::string model;                  // [models] name overriding the agent's
+  int max_steps = 0;                  // 0: the agent's
+  std::string working_dir;            // absolute; empty: the process's
+  bool must_patch = false;            // refuse completion while `git diff` is empty
+  std::string patch_path;             // where the final patch goes (must_patch)
+  std::string trajectory_file;        // where the trae-shaped trajectory goes; empty: none
   std::vector<llm::Message> history;  // earlier turns (chat), placed before the task
   bool stream = true;  // stream model answers (model_delta events); off when nobody shows them
 };

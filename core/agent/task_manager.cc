@@ -1,6 +1,7 @@
 #include "agent/task_manager.h"
 
-#include <utility>  // before Asio (Boost 1.74)
+#include <utility>  // before Asio (Boost 1.74); its own block keeps it first
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <random>
@@ -80,8 +81,7 @@ void TaskManager::pump() {
       std::string why = t->interrupted() ? "interrupted by shutdown" : "stopped before it started";
       // The same closing events a running task sends, so stream listeners end too.
       t->emit(EventType::kError, 0,
-              "{\"error\":\"" + why + "\",\"state\":\"" + taskStateName(state) +
-                  "\",\"steps\":0}");
+              "{\"error\":\"" + why + "\",\"state\":\"" + taskStateName(state) + "\",\"steps\":0}");
       t->emit(EventType::kEnd, 0, std::string("{\"state\":\"") + taskStateName(state) + "\"}");
       t->finish(state, "", why);
       boost::asio::post(io_, [this, t] { done(t); });

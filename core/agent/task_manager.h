@@ -72,7 +72,7 @@ class TaskManager {
   Limits limits_;
   bool open_ = true;
   std::map<std::string, std::shared_ptr<Task>> tasks_;
-  std::deque<std::shared_ptr<Task>> order_;  // every task by submission, for list() and pruning
+  std::deque<std::shared_ptr<Task>> order_;   // every task by submission, for list() and pruning
   std::unordered_set<const Task*> finished_;  // tasks in order_ that done() has seen
   std::deque<std::shared_ptr<Task>> queue_;
   std::map<std::string, int> running_by_agent_;

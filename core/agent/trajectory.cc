@@ -216,8 +216,8 @@ void TrajectoryRecorder::recordInteraction(size_t input_count, const llm::ChatRe
 }
 
 void TrajectoryRecorder::recordStep(int step, const std::string& state, size_t input_count,
-                                    const llm::ChatResponse* r,
-                                    std::vector<ToolOutcome> results, const std::string& error) {
+                                    const llm::ChatResponse* r, std::vector<ToolOutcome> results,
+                                    const std::string& error) {
   Step st{step, isoNow(), state, input_count, {}, std::move(results), error};
   if (r != nullptr) st.response = *r;
   std::lock_guard<std::mutex> lock(mu_);

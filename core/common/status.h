@@ -61,7 +61,7 @@ const char* codeName(Status::Code code);
 template <class T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
@@ -84,8 +84,8 @@ class Result {
 
 }  // namespace agentd
 
-#define AGENTD_RETURN_IF_ERROR(expr)      \
-  do {                                    \
-    ::agentd::Status _st = (expr);        \
-    if (!_st.isOk()) return _st;          \
+#define AGENTD_RETURN_IF_ERROR(expr) \
+  do {                               \
+    ::agentd::Status _st = (expr);   \
+    if (!_st.isOk()) return _st;     \
   } while (0)

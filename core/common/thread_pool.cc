@@ -4,8 +4,7 @@
 
 namespace agentd {
 
-ThreadPool::ThreadPool(size_t threads, size_t max_queue, std::string name)
-    : max_queue_(max_queue) {
+ThreadPool::ThreadPool(size_t threads, size_t max_queue, std::string name) : max_queue_(max_queue) {
   if (threads == 0) threads = 1;
   workers_.reserve(threads);
   for (size_t i = 0; i < threads; ++i) {

@@ -24,8 +24,8 @@ using schema::StringOpts;
 using schema::Value;
 
 std::string ConfigError::toString() const {
-  std::string s = where.file + ":" + std::to_string(where.line) + ":" +
-                  std::to_string(where.column) + ": ";
+  std::string s =
+      where.file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": ";
   if (!key.empty()) s += key + ": ";
   return s + message;
 }
@@ -44,16 +44,26 @@ SourceLoc Ctx::loc(const toml::source_region& src) const {
 
 const char* typeName(toml::node_type t) {
   switch (t) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    default: return "nothing";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    default:
+      return "nothing";
   }
 }
 
@@ -408,12 +418,19 @@ void writeJson(const toml::node& n, JsonWriter& w, Ctx& ctx, const std::string& 
       w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
       break;
     }
-    case toml::node_type::integer: w.Int64(n.as_integer()->get()); break;
-    case toml::node_type::floating_point: w.Double(n.as_floating_point()->get()); break;
-    case toml::node_type::boolean: w.Bool(n.as_boolean()->get()); break;
+    case toml::node_type::integer:
+      w.Int64(n.as_integer()->get());
+      break;
+    case toml::node_type::floating_point:
+      w.Double(n.as_floating_point()->get());
+      break;
+    case toml::node_type::boolean:
+      w.Bool(n.as_boolean()->get());
+      break;
     default:
-      ctx.error(n, path, std::string("dates and times cannot be passed to plugins, found ") +
-                             typeName(n.type()));
+      ctx.error(
+          n, path,
+          std::string("dates and times cannot be passed to plugins, found ") + typeName(n.type()));
       *ok = false;
       w.Null();
   }
@@ -422,10 +439,14 @@ void writeJson(const toml::node& n, JsonWriter& w, Ctx& ctx, const std::string& 
 void tomlFromJson(const rapidjson::Value& v, toml::table& out, const std::string& key);
 
 void appendJson(const rapidjson::Value& v, toml::array& out) {
-  if (v.IsString()) out.push_back(std::string(v.GetString(), v.GetStringLength()));
-  else if (v.IsBool()) out.push_back(v.GetBool());
-  else if (v.IsInt64()) out.push_back(v.GetInt64());
-  else if (v.IsNumber()) out.push_back(v.GetDouble());
+  if (v.IsString())
+    out.push_back(std::string(v.GetString(), v.GetStringLength()));
+  else if (v.IsBool())
+    out.push_back(v.GetBool());
+  else if (v.IsInt64())
+    out.push_back(v.GetInt64());
+  else if (v.IsNumber())
+    out.push_back(v.GetDouble());
   else if (v.IsArray()) {
     toml::array a;
     for (const auto& e : v.GetArray()) appendJson(e, a);
@@ -502,8 +523,7 @@ const Section<Config>& rootSchema() {
                 "Token-bucket refill rate per key or client address; 0 turns it off.")
         .integer("burst", &ServerConfig::RateLimit::burst, 1, 1000000, "Token-bucket size.");
     Section<ServerConfig> server;
-    server
-        .string("listen", &ServerConfig::listen, "API listen address; restart required.", listen)
+    server.string("listen", &ServerConfig::listen, "API listen address; restart required.", listen)
         .integer("shutdown_grace_seconds", &ServerConfig::shutdown_grace_seconds, 0, 3600,
                  "How long in-flight tasks may run after SIGTERM.")
         .integer("max_body_bytes", &ServerConfig::max_body_bytes, 1024, 1 << 30,
@@ -573,8 +593,7 @@ const Section<Config>& rootSchema() {
         .integer("retry_max_elapsed_ms", &ProviderConfig::retry_max_elapsed_ms, 0, 86400000,
                  "Total time retries may take.")
         .string("record", &ProviderConfig::record, "Record request/response pairs here.", path)
-        .string("cassette", &ProviderConfig::cassette, "replay: the cassette to answer from.",
-                path)
+        .string("cassette", &ProviderConfig::cassette, "replay: the cassette to answer from.", path)
         .string("script", &ProviderConfig::script, "scripted: the turns to return.", path)
         .boolean("script_cycle", &ProviderConfig::script_cycle,
                  "scripted: start over after the last turn instead of failing.");
@@ -826,7 +845,8 @@ toml::table renderTable(const Config& cfg, bool redact) {
   return t;
 }
 
-void flatten(const toml::node& n, const std::string& path, std::map<std::string, std::string>* out) {
+void flatten(const toml::node& n, const std::string& path,
+             std::map<std::string, std::string>* out) {
   if (const toml::table* t = n.as_table()) {
     if (t->empty()) (*out)[path] = "{}";
     for (auto&& [k, v] : *t) flatten(v, schema::join(path, std::string(k.str())), out);
@@ -879,11 +899,17 @@ std::vector<std::string> changedKeys(const Config& a, const Config& b) {
 const std::vector<std::string>& restartOnlyKeys() {
   // Read once at start-up: the listeners, the API's auth, limits and CORS, and the plugin host's
   // state directory, pool and drain time. (A key here also covers the keys below it.)
-  static const std::vector<std::string> keys = {
-      "server.listen",          "server.auth",           "server.rate_limit",
-      "server.cors_origins",    "server.max_body_bytes", "server.max_header_bytes",
-      "server.request_timeout_seconds", "metrics.listen", "plugins.state_dir",
-      "plugins.workers",        "plugins.drain_timeout_ms"};
+  static const std::vector<std::string> keys = {"server.listen",
+                                                "server.auth",
+                                                "server.rate_limit",
+                                                "server.cors_origins",
+                                                "server.max_body_bytes",
+                                                "server.max_header_bytes",
+                                                "server.request_timeout_seconds",
+                                                "metrics.listen",
+                                                "plugins.state_dir",
+                                                "plugins.workers",
+                                                "plugins.drain_timeout_ms"};
   return keys;
 }
 

@@ -64,8 +64,8 @@ struct LoggingConfig {
 };
 
 struct ReloadConfig {
-  bool watch = true;            // inotify on the config directories
-  int debounce_ms = 50;         // quiet time after the last event before reloading
+  bool watch = true;               // inotify on the config directories
+  int debounce_ms = 50;            // quiet time after the last event before reloading
   int poll_interval_seconds = 10;  // hash poll fallback; 0 disables it
 };
 
@@ -98,9 +98,9 @@ struct ProviderConfig {
   int timeout_ms = 600000;
   int max_attempts = 4;
   int retry_max_elapsed_ms = 120000;
-  std::string record;    // cassette to record to (JSON lines)
-  std::string cassette;  // replay: cassette to answer from
-  std::string script;    // scripted: turns to return
+  std::string record;         // cassette to record to (JSON lines)
+  std::string cassette;       // replay: cassette to answer from
+  std::string script;         // scripted: turns to return
   bool script_cycle = false;  // scripted: start over after the last turn
 };
 
@@ -146,10 +146,10 @@ struct McpServerConfig {
 };
 
 struct Config {
-  std::string path;                // the main file as given
-  std::vector<std::string> files;  // every file read (main first, then includes)
+  std::string path;                       // the main file as given
+  std::vector<std::string> files;         // every file read (main first, then includes)
   std::vector<std::string> include_dirs;  // directories the include patterns search
-  std::string sha256;              // of every file's bytes (the reload no-op check)
+  std::string sha256;                     // of every file's bytes (the reload no-op check)
   ServerConfig server;
   MetricsConfig metrics;
   LoggingConfig logging;

@@ -16,10 +16,14 @@ namespace fs = std::filesystem;
 
 const char* reloadResultName(ReloadResult r) {
   switch (r) {
-    case ReloadResult::kSuccess: return "success";
-    case ReloadResult::kFailure: return "failure";
-    case ReloadResult::kNoop: return "noop";
-    case ReloadResult::kRestartRequired: return "restart_required";
+    case ReloadResult::kSuccess:
+      return "success";
+    case ReloadResult::kFailure:
+      return "failure";
+    case ReloadResult::kNoop:
+      return "noop";
+    case ReloadResult::kRestartRequired:
+      return "restart_required";
   }
   return "unknown";
 }
@@ -27,24 +31,28 @@ const char* reloadResultName(ReloadResult r) {
 namespace {
 
 struct ReloadMetrics {
-  prometheus::Family<prometheus::Counter>& reloads = prometheus::BuildCounter()
-      .Name("agentd_config_reloads_total")
-      .Help("Configuration reload attempts by result.")
-      .Register(metrics::registry());
-  prometheus::Gauge& last_ok = prometheus::BuildGauge()
-      .Name("agentd_config_last_reload_successful")
-      .Help("Whether the last configuration reload attempt succeeded (1) or not (0).")
-      .Register(metrics::registry())
-      .Add({});
-  prometheus::Gauge& last_ok_time = prometheus::BuildGauge()
-      .Name("agentd_config_last_reload_success_timestamp_seconds")
-      .Help("Time of the last successful configuration load, in seconds since the epoch.")
-      .Register(metrics::registry())
-      .Add({});
-  prometheus::Family<prometheus::Gauge>& info = prometheus::BuildGauge()
-      .Name("agentd_config_info")
-      .Help("The configuration in force, by the SHA-256 of its files; always 1.")
-      .Register(metrics::registry());
+  prometheus::Family<prometheus::Counter>& reloads =
+      prometheus::BuildCounter()
+          .Name("agentd_config_reloads_total")
+          .Help("Configuration reload attempts by result.")
+          .Register(metrics::registry());
+  prometheus::Gauge& last_ok =
+      prometheus::BuildGauge()
+          .Name("agentd_config_last_reload_successful")
+          .Help("Whether the last configuration reload attempt succeeded (1) or not (0).")
+          .Register(metrics::registry())
+          .Add({});
+  prometheus::Gauge& last_ok_time =
+      prometheus::BuildGauge()
+          .Name("agentd_config_last_reload_success_timestamp_seconds")
+          .Help("Time of the last successful configuration load, in seconds since the epoch.")
+          .Register(metrics::registry())
+          .Add({});
+  prometheus::Family<prometheus::Gauge>& info =
+      prometheus::BuildGauge()
+          .Name("agentd_config_info")
+          .Help("The configuration in force, by the SHA-256 of its files; always 1.")
+          .Register(metrics::registry());
   prometheus::Gauge* info_series = nullptr;
 
   ReloadMetrics() {
@@ -66,8 +74,7 @@ ReloadMetrics& reloadMetrics() {
 }
 
 double nowSeconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 std::string summary(const std::vector<std::string>& keys) {
@@ -117,9 +124,8 @@ void Reloader::start() {
                                       : std::chrono::steady_clock::time_point::max();
   }
   if (cfg->reload.watch) {
-    auto w = DirectoryWatcher::start(watchDirs(*cfg), [this](const std::string& what) {
-      notify(what);
-    });
+    auto w =
+        DirectoryWatcher::start(watchDirs(*cfg), [this](const std::string& what) { notify(what); });
     if (w.ok()) {
       watcher_ = std::move(*w);
     } else {
@@ -313,9 +319,8 @@ ReloadOutcome Reloader::transaction(const std::string& trigger, bool count_noop)
   o.result = ReloadResult::kSuccess;
   o.message = "changed: " + summary(o.changed);
   record(o);
-  log::info("configuration reloaded", {{"trigger", trigger},
-                                        {"sha256", o.sha256},
-                                        {"changed", summary(o.changed)}});
+  log::info("configuration reloaded",
+            {{"trigger", trigger}, {"sha256", o.sha256}, {"changed", summary(o.changed)}});
   return o;
 }
 

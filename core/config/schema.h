@@ -136,8 +136,7 @@ bool readString(const Value& v, const StringOpts& o, Ctx& ctx, const std::string
                 std::string* out);
 
 template <class T>
-Section<T>& Section<T>::string(const char* key, std::string T::*m, const char* desc,
-                               StringOpts o) {
+Section<T>& Section<T>::string(const char* key, std::string T::*m, const char* desc, StringOpts o) {
   Field f;
   f.key = key;
   f.description = desc;
@@ -334,8 +333,7 @@ Section<T>& Section<T>::section(const char* key, C T::*m, const Section<C>& chil
   f.parse = [m, child](const Value& v, T& out, Ctx& ctx, const std::string& path) {
     if (v.node == nullptr) return;
     if (!v.node->is_table()) {
-      ctx.error(*v.node, path,
-                std::string("expected a table, found ") + typeName(v.node->type()));
+      ctx.error(*v.node, path, std::string("expected a table, found ") + typeName(v.node->type()));
       return;
     }
     child.parse(v.node->as_table(), out.*m, ctx, path, v.where);
@@ -361,8 +359,7 @@ Section<T>& Section<T>::named(const char* key, std::map<std::string, C> T::*m,
     if (v.node == nullptr) return;
     if (!v.node->is_table()) {
       ctx.error(*v.node, path,
-                std::string("expected a table of named tables, found ") +
-                    typeName(v.node->type()));
+                std::string("expected a table of named tables, found ") + typeName(v.node->type()));
       return;
     }
     for (auto&& [k, node] : *v.node->as_table()) {
@@ -406,8 +403,8 @@ template <class T>
 template <class C>
 Section<T>& Section<T>::rest(std::map<std::string, C> T::*m, const Section<C>& child,
                              std::string C::*name, const char* desc) {
-  rest_parse_ = [m, child, name](const toml::table& t, const std::set<std::string>& known,
-                                 T& out, Ctx& ctx, const std::string& path) {
+  rest_parse_ = [m, child, name](const toml::table& t, const std::set<std::string>& known, T& out,
+                                 Ctx& ctx, const std::string& path) {
     for (auto&& [k, node] : t) {
       std::string key(k.str());
       if (known.count(key)) continue;

@@ -22,10 +22,10 @@ struct DirectoryWatcher::Impl {
   int wake_fd = -1;  // setDirectories() wakes the thread to apply the new set
   Callback on_change;
   std::mutex mu;
-  std::set<std::string> wanted;           // guarded by mu
-  bool wanted_changed = false;            // guarded by mu
-  std::map<int, std::string> watches;     // watch descriptor -> directory; watcher thread only
-  std::set<std::string> missing;          // wanted but not watched; watcher thread only
+  std::set<std::string> wanted;        // guarded by mu
+  bool wanted_changed = false;         // guarded by mu
+  std::map<int, std::string> watches;  // watch descriptor -> directory; watcher thread only
+  std::set<std::string> missing;       // wanted but not watched; watcher thread only
   std::thread thread;
 
   static constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |

@@ -9,8 +9,8 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
-#include <cstdlib>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -101,7 +101,7 @@ std::string_view trim(std::string_view s) {
 }  // namespace
 
 struct HttpLoop::State {
-  std::recursive_mutex mu;            // held while driving; serialises drive() and the client's end
+  std::recursive_mutex mu;           // held while driving; serialises drive() and the client's end
   HttpClient::Impl* impl = nullptr;  // null once the client is destroyed
 };
 
@@ -647,10 +647,10 @@ class HttpClient::Impl {
   int evfd_ = -1;
   std::thread thread_;
   std::atomic<std::thread::id> thread_id_{};  // the event thread (external loop: while driving)
-  std::shared_ptr<HttpLoop> loop_;             // with external_loop only
-  std::atomic<std::thread::id> driver_{};      // the thread that last drove the external loop
-  std::function<void()> kick_;                 // the driver's wake-up (driver thread only)
-  std::atomic<bool> kicked_{false};            // a kick is pending
+  std::shared_ptr<HttpLoop> loop_;            // with external_loop only
+  std::atomic<std::thread::id> driver_{};     // the thread that last drove the external loop
+  std::function<void()> kick_;                // the driver's wake-up (driver thread only)
+  std::atomic<bool> kicked_{false};           // a kick is pending
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::deque<std::function<void()>> queue_;

@@ -54,7 +54,8 @@ Status embedObject(Writer& w, std::string_view text, const What& what) {
   if (!ok) {
     // The document parser's message says where and what went wrong.
     auto doc = json::parse(text);
-    return (doc.ok() ? Status::invalidArgument("not valid JSON") : doc.status()).withContext(what());
+    return (doc.ok() ? Status::invalidArgument("not valid JSON") : doc.status())
+        .withContext(what());
   }
   for (size_t i = ms.Tell(); i < text.size(); ++i) {
     char c = text[i];

@@ -4,9 +4,9 @@
 #include <filesystem>
 #include <iostream>
 
+#include "agent/daemon.h"
 #include "config/config.h"
 #include "main/commands.h"
-#include "agent/daemon.h"
 #include "observability/log.h"
 #include "plugin/host.h"
 #include "plugin/specs.h"

@@ -30,8 +30,8 @@ int main(int argc, char** argv) {
   validate_cmd->add_option("--config,-c", validate.config, "Configuration file")->required();
 
   ConfigOptions show;
-  CLI::App* show_cmd = app.add_subcommand(
-      "show-config", "Print the effective configuration with secrets redacted");
+  CLI::App* show_cmd =
+      app.add_subcommand("show-config", "Print the effective configuration with secrets redacted");
   show_cmd->add_option("--config,-c", show.config, "Configuration file");
   show_cmd->add_flag("--json", show.json, "Print JSON instead of TOML");
   show_cmd->add_flag("--schema", show.schema, "Print the JSON Schema of the configuration file");
@@ -48,12 +48,14 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--model,-m", run.model, "A [models] name, or the provider's model id");
   run_cmd->add_option("--max-steps", run.max_steps, "Step limit");
   run_cmd->add_option("--working-dir,-w", run.working_dir, "Absolute working directory");
-  run_cmd->add_flag("--must-patch,--mp", run.must_patch, "Refuse completion while git diff is empty");
+  run_cmd->add_flag("--must-patch,--mp", run.must_patch,
+                    "Refuse completion while git diff is empty");
   run_cmd->add_option("--patch-path,--pp", run.patch_path, "Where to write the patch");
   run_cmd->add_option("--trajectory-file,-t", run.trajectory_file, "Where to write the trajectory");
 
   RunOptions inter;
-  CLI::App* inter_cmd = app.add_subcommand("interactive", "A prompt loop running one task per line");
+  CLI::App* inter_cmd =
+      app.add_subcommand("interactive", "A prompt loop running one task per line");
   inter_cmd->add_option("--config,-c", inter.config, "Configuration file");
   inter_cmd->add_option("--agent,-a", inter.agent, "Agent to run");
   inter_cmd->add_option("--provider,-p", inter.provider, "A [model_providers] name");

@@ -85,8 +85,7 @@ int runPluginsList(const PluginsListOptions& options) {
           tools += (tools.empty() ? "skill:" : ",skill:") + s.name;
         }
         std::printf("%-24s %-12s %-10s %-5s %s\n", name.c_str(), e.gen->kindName(),
-                    e.gen->version().c_str(), e.gen->library().abiString().c_str(),
-                    tools.c_str());
+                    e.gen->version().c_str(), e.gen->library().abiString().c_str(), tools.c_str());
       }
       for (const auto& err : errors) {
         std::printf("error: %s [%s]: %s\n", err.path.c_str(), err.reason.c_str(),

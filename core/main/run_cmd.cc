@@ -2,7 +2,8 @@
 // live progress on the terminal.
 #include <unistd.h>
 
-#include <utility>  // before Asio (Boost 1.74)
+#include <utility>  // before Asio (Boost 1.74); its own block keeps it first
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -162,8 +163,7 @@ int openSession(const std::string& config_path, const RunOptions& o, Session* s)
     return kExitUsage;
   }
   s->config = *cfg;
-  s->state_dir =
-      (fs::temp_directory_path() / ("agentd-run-" + std::to_string(getpid()))).string();
+  s->state_dir = (fs::temp_directory_path() / ("agentd-run-" + std::to_string(getpid()))).string();
   s->host = std::make_unique<plugin::PluginHost>(plugin::PluginHost::Options{
       s->state_dir, std::chrono::milliseconds(s->config->plugins.drain_timeout_ms)});
   std::vector<plugin::LoadError> load_errors;
@@ -194,8 +194,7 @@ int openSession(const std::string& config_path, const RunOptions& o, Session* s)
     std::fprintf(stderr, "%s\n", llm.status().message().c_str());
     return kExitUsage;
   }
-  s->snapshot = std::make_shared<const Snapshot>(
-      Snapshot{s->config, s->host->current(), *llm, 1});
+  s->snapshot = std::make_shared<const Snapshot>(Snapshot{s->config, s->host->current(), *llm, 1});
   return kExitOk;
 }
 
@@ -215,9 +214,9 @@ agent::TaskSpec specFrom(const RunOptions& o, const Session& s, std::string task
   spec.working_dir = o.working_dir;
   spec.must_patch = o.must_patch;
   // Relative paths on the command line mean the current directory.
-  spec.trajectory_file = fs::absolute(o.trajectory_file.empty() ? defaultTrajectoryPath()
-                                                                : o.trajectory_file)
-                             .string();
+  spec.trajectory_file =
+      fs::absolute(o.trajectory_file.empty() ? defaultTrajectoryPath() : o.trajectory_file)
+          .string();
   if (!o.patch_path.empty()) spec.patch_path = fs::absolute(o.patch_path).string();
   spec.stream = false;  // the progress lines show whole answers, not deltas
   return spec;
@@ -243,8 +242,8 @@ agent::TaskState runOne(Session& s, agent::TaskSpec spec, Progress& progress) {
     return agent::TaskState::kFailed;
   }
   task = *submitted;
-  uint64_t token =
-      task->subscribe(0, [&](const agent::Event& e) { progress.onEvent(e); }, nullptr);
+  uint64_t token = task->subscribe(
+      0, [&](const agent::Event& e) { progress.onEvent(e); }, nullptr);
   io.run();
   // Finish what the task left queued while the task manager still exists; the io_context
   // outlives this task (it drives the model client for the whole session).

@@ -42,7 +42,10 @@ namespace {
 class Shutdown {
  public:
   Shutdown(asio::io_context& io, Daemon& daemon, server::Api& api, int grace_seconds)
-      : io_(io), daemon_(daemon), api_(api), timer_(io),
+      : io_(io),
+        daemon_(daemon),
+        api_(api),
+        timer_(io),
         grace_(std::chrono::seconds(grace_seconds)) {}
 
   void begin(const char* signal) {

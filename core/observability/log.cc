@@ -37,11 +37,16 @@ spdlog::logger& logger() {
 
 const char* levelName(Level l) {
   switch (l) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
-    case Level::kOff: return "off";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
+    case Level::kOff:
+      return "off";
   }
   return "info";
 }
@@ -63,11 +68,16 @@ Field::Field(std::string_view k, double v) : key(k) {
 Field::Field(std::string_view k, bool v) : key(k), json(v ? "true" : "false") {}
 
 bool parseLevel(std::string_view s, Level* out) {
-  if (s == "debug" || s == "trace") *out = Level::kDebug;
-  else if (s == "info") *out = Level::kInfo;
-  else if (s == "warn" || s == "warning") *out = Level::kWarn;
-  else if (s == "error") *out = Level::kError;
-  else return false;
+  if (s == "debug" || s == "trace")
+    *out = Level::kDebug;
+  else if (s == "info")
+    *out = Level::kInfo;
+  else if (s == "warn" || s == "warning")
+    *out = Level::kWarn;
+  else if (s == "error")
+    *out = Level::kError;
+  else
+    return false;
   return true;
 }
 

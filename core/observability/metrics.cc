@@ -27,7 +27,7 @@ prometheus::Registry& registry() { return *sharedRegistry(); }
 
 const std::vector<double>& durationBuckets() {
   static const std::vector<double> b = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                        0.5,   1,      2.5,   5,    10,    30,    60,  120};
+                                        0.5,   1,      2.5,   5,    10,    30,   60,  120};
   return b;
 }
 
@@ -46,8 +46,8 @@ void registerBuildInfo() {
 
 namespace {
 
-prometheus::MetricFamily gaugeFamily(const std::string& name, const std::string& help,
-                                     double value, prometheus::MetricType type) {
+prometheus::MetricFamily gaugeFamily(const std::string& name, const std::string& help, double value,
+                                     prometheus::MetricType type) {
   prometheus::MetricFamily f;
   f.name = name;
   f.help = help;
@@ -109,14 +109,15 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
   rlimit lim{};
   getrlimit(RLIMIT_NOFILE, &lim);
 
-  out.push_back(gaugeFamily("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-                            utime + stime, MetricType::Counter));
-  out.push_back(gaugeFamily("process_resident_memory_bytes", "Resident memory size in bytes.",
-                            rss, MetricType::Gauge));
-  out.push_back(gaugeFamily("process_virtual_memory_bytes", "Virtual memory size in bytes.",
-                            vsize, MetricType::Gauge));
-  out.push_back(gaugeFamily("process_open_fds", "Number of open file descriptors.",
-                            countOpenFds(), MetricType::Gauge));
+  out.push_back(gaugeFamily("process_cpu_seconds_total",
+                            "Total user and system CPU time spent in seconds.", utime + stime,
+                            MetricType::Counter));
+  out.push_back(gaugeFamily("process_resident_memory_bytes", "Resident memory size in bytes.", rss,
+                            MetricType::Gauge));
+  out.push_back(gaugeFamily("process_virtual_memory_bytes", "Virtual memory size in bytes.", vsize,
+                            MetricType::Gauge));
+  out.push_back(gaugeFamily("process_open_fds", "Number of open file descriptors.", countOpenFds(),
+                            MetricType::Gauge));
   out.push_back(gaugeFamily("process_max_fds", "Maximum number of open file descriptors.",
                             static_cast<double>(lim.rlim_cur), MetricType::Gauge));
   out.push_back(gaugeFamily("process_start_time_seconds",

@@ -34,7 +34,9 @@ struct agentd_list {
 namespace agentd::plugin {
 namespace {
 
-std::string str(agentd_str s) { return s.ptr == nullptr ? std::string() : std::string(s.ptr, s.len); }
+std::string str(agentd_str s) {
+  return s.ptr == nullptr ? std::string() : std::string(s.ptr, s.len);
+}
 std::string_view sv(agentd_str s) {
   return s.ptr == nullptr ? std::string_view() : std::string_view(s.ptr, s.len);
 }
@@ -61,8 +63,8 @@ agentd_status hostMetricDefine(agentd_host* host, agentd_metric_type type, agent
   if (n > 8) labels.resize(9);
   auto r = definePluginMetric(static_cast<PluginMetricType>(type), sv(name), sv(help), labels);
   if (!r.ok()) {
-    log::warn("plugin metric refused", {{"plugin", host->gen->name()},
-                                        {"error", r.status().message()}});
+    log::warn("plugin metric refused",
+              {{"plugin", host->gen->name()}, {"error", r.status().message()}});
     return AGENTD_EINVAL;
   }
   *out = *r;
@@ -103,7 +105,8 @@ void hostSetError(agentd_call* call, agentd_str message) {
   if (call != nullptr) call->error = str(message);
 }
 void hostProgress(agentd_call* call, double progress, double total, agentd_str message) {
-  if (call != nullptr && call->ctx->on_progress) call->ctx->on_progress(progress, total, sv(message));
+  if (call != nullptr && call->ctx->on_progress)
+    call->ctx->on_progress(progress, total, sv(message));
 }
 int hostIsCancelled(const agentd_call* call) {
   return call != nullptr && call->ctx->cancel != nullptr && call->ctx->cancel->cancelled() ? 1 : 0;
@@ -122,16 +125,16 @@ agentd_str hostCallContext(const agentd_call* call, agentd_str key) {
 bool validToolName(std::string_view n) {
   if (n.empty() || n.size() > 128) return false;
   for (char c : n) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '-' || c == '.')) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '-' || c == '.')) {
       return false;
     }
   }
   return true;
 }
 
-void hostAddToolFlags(agentd_list* list, agentd_str name, agentd_str description,
-                      agentd_str schema, uint32_t flags) {
+void hostAddToolFlags(agentd_list* list, agentd_str name, agentd_str description, agentd_str schema,
+                      uint32_t flags) {
   if (list == nullptr || list->tools == nullptr) return;
   ToolInfo t{str(name), str(description), str(schema), list->plugin, flags & AGENTD_TOOL_INLINE};
   if (!validToolName(t.name)) {
@@ -200,7 +203,8 @@ prometheus::Family<prometheus::Counter>& unloadIncomplete() {
 // Checks config_json against the plugin's published JSON Schema (if any).
 Status validateConfig(const agentd_plugin& d, const std::string& config_json) {
   auto config = json::parse(config_json);
-  if (!config.ok()) return Status::invalidArgument("config is not JSON: " + config.status().message());
+  if (!config.ok())
+    return Status::invalidArgument("config is not JSON: " + config.status().message());
   if (!config->IsObject()) return Status::invalidArgument("config must be a JSON object");
   if (d.config_schema == nullptr || *d.config_schema == '\0') return Status::ok();
   auto schema_doc = json::parse(d.config_schema);
@@ -225,16 +229,19 @@ Status validateConfig(const agentd_plugin& d, const std::string& config_json) {
 
 const char* Generation::kindName() const {
   switch (desc_->kind) {
-    case AGENTD_KIND_TOOL: return "tool";
-    case AGENTD_KIND_SKILL: return "skill";
-    case AGENTD_KIND_MCP_ADAPTER: return "mcp_adapter";
+    case AGENTD_KIND_TOOL:
+      return "tool";
+    case AGENTD_KIND_SKILL:
+      return "skill";
+    case AGENTD_KIND_MCP_ADAPTER:
+      return "mcp_adapter";
   }
   return "unknown";
 }
 
 Result<std::shared_ptr<Generation>> Generation::create(std::unique_ptr<Library> lib,
-                                                       const std::string& config_json,
-                                                       uint64_t id, LoadFailure* why) {
+                                                       const std::string& config_json, uint64_t id,
+                                                       LoadFailure* why) {
   std::shared_ptr<Generation> g(new Generation());
   g->id_ = id;
   g->desc_ = &lib->descriptor();
@@ -266,9 +273,8 @@ Result<std::shared_ptr<Generation>> Generation::create(std::unique_ptr<Library> 
   if (st != AGENTD_OK || inst == nullptr) {
     const char* err = g->desc_->last_error(nullptr);
     if (inst != nullptr) g->desc_->destroy(inst);
-    return abandon(LoadFailure::kCreate,
-                   "create failed (status " + std::to_string(st) + "): " +
-                       (err != nullptr && *err ? err : "no error text"));
+    return abandon(LoadFailure::kCreate, "create failed (status " + std::to_string(st) + "): " +
+                                             (err != nullptr && *err ? err : "no error text"));
   }
   g->instance_ = inst;
   if (g->desc_->health != nullptr && g->desc_->health(inst) != AGENTD_OK) {
@@ -389,9 +395,9 @@ ToolResult Generation::invoke(std::string_view tool, std::string_view args_json,
   agentd_status st = desc_->invoke(instance_, &call, toStr(tool), toStr(args_json));
   r.status = st;
   if (st != AGENTD_OK) {
-    r.error = call.error.empty() ? "tool " + std::string(tool) + " failed with status " +
-                                       std::to_string(st)
-                                 : std::move(call.error);
+    r.error = call.error.empty()
+                  ? "tool " + std::string(tool) + " failed with status " + std::to_string(st)
+                  : std::move(call.error);
     if (!json::isValidUtf8(r.error)) r.error = "tool failed (error text is not UTF-8)";
     return r;
   }
@@ -430,8 +436,8 @@ Status Generation::reconfigure(const std::string& config_json) {
   }
   if (st != AGENTD_OK) {
     const char* err = desc_->last_error(instance_);
-    return Status::invalidArgument("plugin " + name_ + " rejected the new config: " +
-                                   (err != nullptr ? err : ""));
+    return Status::invalidArgument("plugin " + name_ +
+                                   " rejected the new config: " + (err != nullptr ? err : ""));
   }
   config_json_ = config_json;
   lists_dirty_.store(true);
@@ -472,8 +478,8 @@ RetireOutcome Generation::retire(std::chrono::milliseconds drain_timeout) {
   Status st = lib_->close();
   if (!st.isOk()) {
     unloadIncomplete().Add({{"plugin", name_}}).Increment();
-    log::warn("plugin image still mapped after unload", {{"plugin", name_},
-                                                         {"error", st.message()}});
+    log::warn("plugin image still mapped after unload",
+              {{"plugin", name_}, {"error", st.message()}});
     return RetireOutcome::kStillMapped;
   }
   return RetireOutcome::kUnloaded;

@@ -80,9 +80,9 @@ struct CallContext {
 
 struct ToolResult {
   bool ok = false;
-  bool is_json = false;   // output is one JSON value rather than text
-  std::string output;     // when ok
-  std::string error;      // when !ok
+  bool is_json = false;  // output is one JSON value rather than text
+  std::string output;    // when ok
+  std::string error;     // when !ok
   agentd_status status = AGENTD_ERR;
 };
 
@@ -94,8 +94,8 @@ class Generation {
   // Creates an instance of lib's plugin with config_json (a JSON object) and reads its tools and
   // skills. On failure *why says which step failed; the library is closed.
   static Result<std::shared_ptr<Generation>> create(std::unique_ptr<Library> lib,
-                                                    const std::string& config_json,
-                                                    uint64_t id, LoadFailure* why);
+                                                    const std::string& config_json, uint64_t id,
+                                                    LoadFailure* why);
   ~Generation();  // REQUIRES: retire() was called, or create never succeeded
   Generation(const Generation&) = delete;
   Generation& operator=(const Generation&) = delete;

@@ -30,30 +30,31 @@ Result<std::string> fileIdentity(const std::string& path) {
 
 struct HostMetrics {
   prometheus::Family<prometheus::Gauge>& loaded = prometheus::BuildGauge()
-      .Name("agentd_plugins_loaded")
-      .Help("Live plugins by kind.")
-      .Register(metrics::registry());
+                                                      .Name("agentd_plugins_loaded")
+                                                      .Help("Live plugins by kind.")
+                                                      .Register(metrics::registry());
   prometheus::Family<prometheus::Counter>& failures = prometheus::BuildCounter()
-      .Name("agentd_plugin_load_failures_total")
-      .Help("Plugin loads rejected, by reason.")
-      .Register(metrics::registry());
-  prometheus::Gauge& quarantined = prometheus::BuildGauge()
-      .Name("agentd_plugin_generations_quarantined")
-      .Help("Retired plugin generations kept mapped because calls did not drain in time.")
-      .Register(metrics::registry())
-      .Add({});
-  prometheus::Family<prometheus::Counter>& swaps = prometheus::BuildCounter()
-      .Name("agentd_plugin_generations_retired_total")
-      .Help("Plugin generations retired, by outcome.")
-      .Register(metrics::registry());
+                                                          .Name("agentd_plugin_load_failures_total")
+                                                          .Help("Plugin loads rejected, by reason.")
+                                                          .Register(metrics::registry());
+  prometheus::Gauge& quarantined =
+      prometheus::BuildGauge()
+          .Name("agentd_plugin_generations_quarantined")
+          .Help("Retired plugin generations kept mapped because calls did not drain in time.")
+          .Register(metrics::registry())
+          .Add({});
+  prometheus::Family<prometheus::Counter>& swaps =
+      prometheus::BuildCounter()
+          .Name("agentd_plugin_generations_retired_total")
+          .Help("Plugin generations retired, by outcome.")
+          .Register(metrics::registry());
   HostMetrics() {
     for (const char* k : {"tool", "skill", "mcp_adapter"}) loaded.Add({{"kind", k}});
-    for (LoadFailure f : {LoadFailure::kNotFound, LoadFailure::kNotElf, LoadFailure::kChecksum,
-                          LoadFailure::kDlopen, LoadFailure::kMissingEntry,
-                          LoadFailure::kNullDescriptor, LoadFailure::kAbiMismatch,
-                          LoadFailure::kBadDescriptor, LoadFailure::kDuplicate,
-                          LoadFailure::kCreate, LoadFailure::kHealth, LoadFailure::kTools,
-                          LoadFailure::kConfig}) {
+    for (LoadFailure f :
+         {LoadFailure::kNotFound, LoadFailure::kNotElf, LoadFailure::kChecksum,
+          LoadFailure::kDlopen, LoadFailure::kMissingEntry, LoadFailure::kNullDescriptor,
+          LoadFailure::kAbiMismatch, LoadFailure::kBadDescriptor, LoadFailure::kDuplicate,
+          LoadFailure::kCreate, LoadFailure::kHealth, LoadFailure::kTools, LoadFailure::kConfig}) {
       failures.Add({{"reason", loadFailureName(f)}});
     }
     for (const char* o : {"unloaded", "still_mapped", "quarantined"}) swaps.Add({{"outcome", o}});
@@ -136,21 +137,20 @@ Result<std::shared_ptr<Generation>> PluginHost::loadGeneration(const PluginSpec&
     countFailure(why);
     return Status::invalidArgument(err->message);
   }
-  auto gen = Generation::create(std::move(*lib), spec.config_json,
-                                next_generation_.fetch_add(1), &why);
+  auto gen =
+      Generation::create(std::move(*lib), spec.config_json, next_generation_.fetch_add(1), &why);
   if (!gen.ok()) {
     err->reason = loadFailureName(why);
     err->message = gen.status().message();
     countFailure(why);
     return gen.status();
   }
-  log::info("plugin generation created",
-            {{"plugin", (*gen)->name()},
-             {"version", (*gen)->version()},
-             {"generation", static_cast<uint64_t>((*gen)->id())},
-             {"abi", (*gen)->library().abiString()},
-             {"kind", (*gen)->kindName()},
-             {"path", spec.path}});
+  log::info("plugin generation created", {{"plugin", (*gen)->name()},
+                                          {"version", (*gen)->version()},
+                                          {"generation", static_cast<uint64_t>((*gen)->id())},
+                                          {"abi", (*gen)->library().abiString()},
+                                          {"kind", (*gen)->kindName()},
+                                          {"path", spec.path}});
   return gen;
 }
 
@@ -161,8 +161,8 @@ Status PluginHost::buildIndex(PluginSet& set, bool strict) {
     for (const auto& t : *tools) {
       auto [it, inserted] = set.tool_index_.emplace(t.name, e.gen.get());
       if (!inserted) {
-        std::string msg = "tool '" + t.name + "' is offered by both plugin '" +
-                          it->second->name() + "' and plugin '" + name + "'";
+        std::string msg = "tool '" + t.name + "' is offered by both plugin '" + it->second->name() +
+                          "' and plugin '" + name + "'";
         if (strict) return Status::alreadyExists(msg);
         log::warn("duplicate tool ignored", {{"tool", t.name}, {"plugin", name}});
       }
@@ -191,10 +191,9 @@ Result<std::shared_ptr<const PluginSet>> PluginHost::prepare(const std::vector<P
     for (auto& g : created) retire(g);
   };
   auto reject = [&](LoadError e, const std::string& name_for_log) -> bool {
-    log::error("plugin load failed", {{"path", e.path},
-                                      {"plugin", name_for_log},
-                                      {"reason", e.reason},
-                                      {"error", e.message}});
+    log::error(
+        "plugin load failed",
+        {{"path", e.path}, {"plugin", name_for_log}, {"reason", e.reason}, {"error", e.message}});
     if (first_error.isOk()) first_error = Status::invalidArgument(e.message);
     if (errors != nullptr) errors->push_back(std::move(e));
     return keep_going;
@@ -346,8 +345,8 @@ void PluginHost::abandon(const std::shared_ptr<const PluginSet>& set) {
   for (const auto& [gen, old_config] : set->reconfigured_) {
     Status st = gen->reconfigure(old_config);
     if (!st.isOk()) {
-      log::error("could not restore a plugin's previous config", {{"plugin", gen->name()},
-                                                                 {"error", st.message()}});
+      log::error("could not restore a plugin's previous config",
+                 {{"plugin", gen->name()}, {"error", st.message()}});
     }
   }
   for (const auto& [n, e] : set->plugins()) {

@@ -20,10 +20,10 @@ namespace agentd::plugin {
 
 // What to load: one plugin, as configured.
 struct PluginSpec {
-  std::string path;             // the .so
-  std::string sha256;           // optional pin (lowercase hex)
+  std::string path;    // the .so
+  std::string sha256;  // optional pin (lowercase hex)
   std::string config_json = "{}";
-  std::string name;             // optional: expected plugin name (checked against the descriptor)
+  std::string name;  // optional: expected plugin name (checked against the descriptor)
   bool operator==(const PluginSpec&) const = default;
 };
 

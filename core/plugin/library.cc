@@ -27,20 +27,34 @@ struct Library::Impl {
 
 const char* loadFailureName(LoadFailure f) {
   switch (f) {
-    case LoadFailure::kNone: return "none";
-    case LoadFailure::kNotFound: return "not_found";
-    case LoadFailure::kNotElf: return "not_elf";
-    case LoadFailure::kChecksum: return "checksum";
-    case LoadFailure::kDlopen: return "dlopen";
-    case LoadFailure::kMissingEntry: return "missing_entry";
-    case LoadFailure::kNullDescriptor: return "null_descriptor";
-    case LoadFailure::kAbiMismatch: return "abi_mismatch";
-    case LoadFailure::kBadDescriptor: return "bad_descriptor";
-    case LoadFailure::kDuplicate: return "duplicate";
-    case LoadFailure::kCreate: return "create";
-    case LoadFailure::kHealth: return "health";
-    case LoadFailure::kTools: return "tools";
-    case LoadFailure::kConfig: return "config";
+    case LoadFailure::kNone:
+      return "none";
+    case LoadFailure::kNotFound:
+      return "not_found";
+    case LoadFailure::kNotElf:
+      return "not_elf";
+    case LoadFailure::kChecksum:
+      return "checksum";
+    case LoadFailure::kDlopen:
+      return "dlopen";
+    case LoadFailure::kMissingEntry:
+      return "missing_entry";
+    case LoadFailure::kNullDescriptor:
+      return "null_descriptor";
+    case LoadFailure::kAbiMismatch:
+      return "abi_mismatch";
+    case LoadFailure::kBadDescriptor:
+      return "bad_descriptor";
+    case LoadFailure::kDuplicate:
+      return "duplicate";
+    case LoadFailure::kCreate:
+      return "create";
+    case LoadFailure::kHealth:
+      return "health";
+    case LoadFailure::kTools:
+      return "tools";
+    case LoadFailure::kConfig:
+      return "config";
   }
   return "unknown";
 }
@@ -72,7 +86,8 @@ Status copyToUniquePath(const std::string& src, int src_fd, size_t size, const s
                         const std::string& stem, std::string* out) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) return Status::ioError("cannot create plugin copy directory " + dir + ": " + ec.message());
+  if (ec)
+    return Status::ioError("cannot create plugin copy directory " + dir + ": " + ec.message());
   static std::atomic<uint64_t> counter{0};
   for (int attempt = 0; attempt < 100; ++attempt) {
     std::string path = dir + "/" + stem + "." + std::to_string(getpid()) + "." +
@@ -94,7 +109,8 @@ Status copyToUniquePath(const std::string& src, int src_fd, size_t size, const s
           continue;
         }
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
+        if (n < 0 &&
+            (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
           kernel_copy = false;  // e.g. across file systems on old kernels: copy by hand
           if (::lseek(src_fd, static_cast<off_t>(off), SEEK_SET) < 0) break;
           continue;
@@ -131,8 +147,7 @@ Status copyToUniquePath(const std::string& src, int src_fd, size_t size, const s
 
 }  // namespace
 
-Result<std::unique_ptr<Library>> Library::open(const std::string& path,
-                                               const std::string& copy_dir,
+Result<std::unique_ptr<Library>> Library::open(const std::string& path, const std::string& copy_dir,
                                                const std::string& expected_sha256,
                                                LoadFailure* why) {
   auto fail = [&](LoadFailure f, std::string msg) -> Status {
@@ -157,7 +172,10 @@ Result<std::unique_ptr<Library>> Library::open(const std::string& path,
     return Status::notFound(path + ": not a regular file");
   }
   if (st_src.st_size < 64 || ::pread(src_fd, head, sizeof head, 0) != sizeof head ||
-      std::memcmp(head, "\x7f" "ELF", 4) != 0) {
+      std::memcmp(head,
+                  "\x7f"
+                  "ELF",
+                  4) != 0) {
     return fail(LoadFailure::kNotElf, "not an ELF shared object");
   }
 
@@ -200,8 +218,8 @@ Result<std::unique_ptr<Library>> Library::open(const std::string& path,
 
   try {
     // The throwing overload keeps dlerror()'s text (the error_code one loses it in 1.74).
-    lib->impl_->lib.load(lib->copy_path_, boost::dll::load_mode::rtld_now |
-                                              boost::dll::load_mode::rtld_local);
+    lib->impl_->lib.load(lib->copy_path_,
+                         boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::exception& e) {
     return reject(LoadFailure::kDlopen, std::string("dlopen failed: ") + e.what());
   }
@@ -211,36 +229,35 @@ Result<std::unique_ptr<Library>> Library::open(const std::string& path,
   auto entry = &lib->impl_->lib.get<const agentd_plugin*(uint32_t)>("agentd_plugin_entry");
   const agentd_plugin* d = entry(AGENTD_ABI_VERSION);
   if (d == nullptr) {
-    return reject(LoadFailure::kNullDescriptor,
-                "agentd_plugin_entry returned NULL for host ABI " +
-                    abiVersionString(AGENTD_ABI_VERSION));
+    return reject(LoadFailure::kNullDescriptor, "agentd_plugin_entry returned NULL for host ABI " +
+                                                    abiVersionString(AGENTD_ABI_VERSION));
   }
   const std::string host_abi = abiVersionString(AGENTD_ABI_VERSION);
   if (d->struct_size < offsetof(agentd_plugin, abi_version) + sizeof(uint32_t)) {
     return reject(LoadFailure::kBadDescriptor,
-                "descriptor struct_size " + std::to_string(d->struct_size) + " is too small");
+                  "descriptor struct_size " + std::to_string(d->struct_size) + " is too small");
   }
   const std::string plugin_abi = abiVersionString(d->abi_version);
   if (AGENTD_ABI_VERSION_MAJOR(d->abi_version) != AGENTD_ABI_MAJOR) {
     return reject(LoadFailure::kAbiMismatch, "plugin ABI " + plugin_abi +
-                                               " is not compatible with host ABI " + host_abi +
-                                               ": major versions differ");
+                                                 " is not compatible with host ABI " + host_abi +
+                                                 ": major versions differ");
   }
   if (AGENTD_ABI_VERSION_MINOR(d->abi_version) > AGENTD_ABI_MINOR) {
-    return reject(LoadFailure::kAbiMismatch, "plugin ABI " + plugin_abi + " is newer than host ABI " +
-                                               host_abi + ": upgrade agentd");
+    return reject(
+        LoadFailure::kAbiMismatch,
+        "plugin ABI " + plugin_abi + " is newer than host ABI " + host_abi + ": upgrade agentd");
   }
   size_t need = requiredDescriptorSize(AGENTD_ABI_VERSION_MINOR(d->abi_version));
   if (d->struct_size < need) {
-    return reject(LoadFailure::kBadDescriptor,
-                "descriptor struct_size " + std::to_string(d->struct_size) +
-                    " is smaller than the " + std::to_string(need) + " bytes ABI " + plugin_abi +
-                    " requires");
+    return reject(LoadFailure::kBadDescriptor, "descriptor struct_size " +
+                                                   std::to_string(d->struct_size) +
+                                                   " is smaller than the " + std::to_string(need) +
+                                                   " bytes ABI " + plugin_abi + " requires");
   }
   if (!validPluginName(d->name)) {
-    return reject(LoadFailure::kBadDescriptor,
-                "plugin name must match [a-z0-9_]{1,64}, got '" +
-                    std::string(d->name ? d->name : "(null)") + "'");
+    return reject(LoadFailure::kBadDescriptor, "plugin name must match [a-z0-9_]{1,64}, got '" +
+                                                   std::string(d->name ? d->name : "(null)") + "'");
   }
   std::string missing;
   if (d->version == nullptr) missing += " version";

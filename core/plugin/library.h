@@ -35,8 +35,7 @@ class Library {
   // Copies path to a unique file under copy_dir (glibc would return an already-loaded image
   // for a reused path), dlopens it RTLD_NOW|RTLD_LOCAL and validates the descriptor. When
   // expected_sha256 is not empty the file must match it. On failure *why says which check.
-  static Result<std::unique_ptr<Library>> open(const std::string& path,
-                                               const std::string& copy_dir,
+  static Result<std::unique_ptr<Library>> open(const std::string& path, const std::string& copy_dir,
                                                const std::string& expected_sha256,
                                                LoadFailure* why);
   // Unloads if close() or leak() was not called.

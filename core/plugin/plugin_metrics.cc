@@ -34,8 +34,8 @@ Registry& reg() {
 }
 
 // Prefixes (after "agentd_") that belong to the host.
-constexpr const char* kReserved[] = {"agent_",  "build_", "config_", "plugin",  "http_",
-                                     "task",    "sse_",   "llm_",    "gen_ai_", "process_"};
+constexpr const char* kReserved[] = {"agent_", "build_", "config_", "plugin",  "http_",
+                                     "task",   "sse_",   "llm_",    "gen_ai_", "process_"};
 
 bool validName(std::string_view n) {
   if (n.empty() || n.size() > 100) return false;
@@ -78,7 +78,8 @@ Result<uint32_t> definePluginMetric(PluginMetricType type, std::string_view name
   if (it != r.by_name.end()) {
     const Def& d = r.defs[it->second - 1];
     if (d.type != type || d.labels != label_names) {
-      return Status::alreadyExists("metric " + full + " already defined with another type or labels");
+      return Status::alreadyExists("metric " + full +
+                                   " already defined with another type or labels");
     }
     return it->second;
   }

@@ -31,11 +31,11 @@ void recordCall(const std::string& tool, const ToolResult& r, double seconds) {
                               .Name("agentd_tool_call_duration_seconds")
                               .Help("Time of a tool call through the tool runner, by tool.")
                               .Register(metrics::registry());
-  const char* result = r.ok                             ? "ok"
-                       : r.status == AGENTD_ETIMEDOUT   ? "timeout"
-                       : r.status == AGENTD_ECANCELED   ? "cancelled"
-                       : r.status == AGENTD_ENOTFOUND   ? "not_found"
-                                                        : "error";
+  const char* result = r.ok                           ? "ok"
+                       : r.status == AGENTD_ETIMEDOUT ? "timeout"
+                       : r.status == AGENTD_ECANCELED ? "cancelled"
+                       : r.status == AGENTD_ENOTFOUND ? "not_found"
+                                                      : "error";
   calls.Add({{"tool", tool}, {"result", result}}).Increment();
   duration.Add({{"tool", tool}}, metrics::durationBuckets()).Observe(seconds);
 }

@@ -50,7 +50,8 @@ std::string mcpAdapterConfig(const std::string& own, const config::Config& cfg) 
   auto doc = json::parse(own.empty() ? "{}" : own);
   if (!doc.ok() || !doc->IsObject()) return own;
   auto& a = doc->GetAllocator();
-  if (!doc->HasMember("servers")) doc->AddMember("servers", rapidjson::Value(rapidjson::kObjectType), a);
+  if (!doc->HasMember("servers"))
+    doc->AddMember("servers", rapidjson::Value(rapidjson::kObjectType), a);
   rapidjson::Value& servers = (*doc)["servers"];
   if (!servers.IsObject()) return own;
   for (const auto& [name, sv] : cfg.mcp.servers) {

@@ -5,15 +5,16 @@
 #include <prometheus/histogram.h>
 #include <rapidjson/document.h>
 
-#include <utility>  // before Asio (Boost 1.74)
+#include <utility>  // before Asio (Boost 1.74); its own block keeps it first
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cmath>
 #include <list>
-#include <tuple>
 #include <random>
 #include <thread>
+#include <tuple>
 
 #include "common/json.h"
 #include "config/config.h"
@@ -35,27 +36,29 @@ namespace {
 // --- metrics ------------------------------------------------------------------------------
 
 struct ApiMetrics {
-  prometheus::Family<prometheus::Counter>& requests = prometheus::BuildCounter()
-      .Name("agentd_http_requests_total")
-      .Help("HTTP requests answered, by route pattern, method and status code.")
-      .Register(metrics::registry());
-  prometheus::Family<prometheus::Histogram>& duration = prometheus::BuildHistogram()
-      .Name("agentd_http_request_duration_seconds")
-      .Help("Time to answer an HTTP request, by route pattern.")
-      .Register(metrics::registry());
+  prometheus::Family<prometheus::Counter>& requests =
+      prometheus::BuildCounter()
+          .Name("agentd_http_requests_total")
+          .Help("HTTP requests answered, by route pattern, method and status code.")
+          .Register(metrics::registry());
+  prometheus::Family<prometheus::Histogram>& duration =
+      prometheus::BuildHistogram()
+          .Name("agentd_http_request_duration_seconds")
+          .Help("Time to answer an HTTP request, by route pattern.")
+          .Register(metrics::registry());
   prometheus::Family<prometheus::Gauge>& tasks = prometheus::BuildGauge()
-      .Name("agentd_tasks")
-      .Help("Tasks known to agentd, by state.")
-      .Register(metrics::registry());
+                                                     .Name("agentd_tasks")
+                                                     .Help("Tasks known to agentd, by state.")
+                                                     .Register(metrics::registry());
   prometheus::Family<prometheus::Counter>& tasks_total = prometheus::BuildCounter()
-      .Name("agentd_tasks_total")
-      .Help("Tasks that ended, by result.")
-      .Register(metrics::registry());
+                                                             .Name("agentd_tasks_total")
+                                                             .Help("Tasks that ended, by result.")
+                                                             .Register(metrics::registry());
   prometheus::Gauge& sse = prometheus::BuildGauge()
-      .Name("agentd_sse_streams")
-      .Help("Open Server-Sent Event streams.")
-      .Register(metrics::registry())
-      .Add({});
+                               .Name("agentd_sse_streams")
+                               .Help("Open Server-Sent Event streams.")
+                               .Register(metrics::registry())
+                               .Add({});
 
   ApiMetrics() {
     for (const char* s : {"queued", "running", "completed", "failed", "cancelled", "interrupted"}) {
@@ -76,12 +79,18 @@ ApiMetrics& apiMetrics() {
 
 int statusFor(const Status& st) {
   switch (st.code()) {
-    case Status::Code::kInvalidArgument: return 400;
-    case Status::Code::kNotFound: return 404;
-    case Status::Code::kFailedPrecondition: return 409;
-    case Status::Code::kUnavailable: return 503;
-    case Status::Code::kDeadlineExceeded: return 504;
-    default: return 500;
+    case Status::Code::kInvalidArgument:
+      return 400;
+    case Status::Code::kNotFound:
+      return 404;
+    case Status::Code::kFailedPrecondition:
+      return 409;
+    case Status::Code::kUnavailable:
+      return 503;
+    case Status::Code::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
   }
 }
 
@@ -136,7 +145,8 @@ bool getPositiveInt(const rapidjson::Value& o, const char* key, int* out, HttpRe
   auto it = o.FindMember(key);
   if (it == o.MemberEnd() || it->value.IsNull()) return true;
   if (!it->value.IsInt() || it->value.GetInt() < 1) {
-    *error = HttpResponse::error(400, std::string("field '") + key + "' must be a positive integer");
+    *error =
+        HttpResponse::error(400, std::string("field '") + key + "' must be a positive integer");
     return false;
   }
   *out = it->value.GetInt();
@@ -151,8 +161,8 @@ bool onlyKnownFields(const rapidjson::Value& o, std::initializer_list<const char
     if (!ok) {
       std::string list;
       for (const char* k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-      *error = HttpResponse::error(400, "unknown field '" + std::string(m.name.GetString()) +
-                                            "' (known: " + list + ")");
+      *error = HttpResponse::error(
+          400, "unknown field '" + std::string(m.name.GetString()) + "' (known: " + list + ")");
       return false;
     }
   }
@@ -273,8 +283,7 @@ struct Api::Impl {
         // Failed attempts draw from the client address's bucket: guessing is throttled too.
         if (double wait = limiter->take("addr:" + req.remote_addr); wait > 0) {
           HttpResponse r = HttpResponse::error(429, "rate limit exceeded; retry later");
-          r.headers.emplace_back("Retry-After",
-                                 std::to_string(static_cast<int>(std::ceil(wait))));
+          r.headers.emplace_back("Retry-After", std::to_string(static_cast<int>(std::ceil(wait))));
           return r;
         }
         HttpResponse r = HttpResponse::error(failure.status, failure.message);
@@ -335,7 +344,7 @@ struct Api::Impl {
     const std::string& r = route.empty() ? kUnmatched : route;
     const std::string& method =
         req.method == "GET" || req.method == "POST" || req.method == "OPTIONS" ? req.method
-                                                                                : kOther;
+                                                                               : kOther;
     Series* s;
     {
       std::lock_guard<std::mutex> lock(series_mu);
@@ -377,8 +386,8 @@ struct Api::Impl {
       return;
     }
     gauges_refreshed = now;
-    std::map<std::string, double> counts = {{"queued", 0},  {"running", 0},   {"completed", 0},
-                                            {"failed", 0},  {"cancelled", 0}, {"interrupted", 0}};
+    std::map<std::string, double> counts = {{"queued", 0}, {"running", 0},   {"completed", 0},
+                                            {"failed", 0}, {"cancelled", 0}, {"interrupted", 0}};
     for (const auto& t : daemon.tasks().list()) counts[agent::taskStateName(t->state())] += 1;
     for (const auto& [s, v] : counts) apiMetrics().tasks.Add({{"state", s}}).Set(v);
   }
@@ -388,8 +397,9 @@ struct Api::Impl {
   void install() {
     http->setFilter([this](HttpRequest& r, const std::string& route) { return filter(r, route); });
     http->setDecorator([this](const HttpRequest& r, HttpResponse& resp) { decorate(r, resp); });
-    http->setObserver([this](const HttpRequest& r, const std::string& route, int status,
-                             double s) { observe(r, route, status, s); });
+    http->setObserver([this](const HttpRequest& r, const std::string& route, int status, double s) {
+      observe(r, route, status, s);
+    });
 
     auto ok = [](const HttpRequest&) { return HttpResponse::json(200, R"({"status":"ok"})"); };
     http->route("GET", "/livez", {.sync = [ok](HttpRequest& r) { return ok(r); }});
@@ -416,17 +426,16 @@ struct Api::Impl {
                 }});
     http->route("GET", "/api/tools", {.sync = [this](HttpRequest&) { return tools(); }});
     http->route("GET", "/api/agents", {.sync = [this](HttpRequest&) { return agents(); }});
-    http->route("POST", "/api/agents/{name}/pause", {.sync = [this](HttpRequest& r) {
-                  return agentAction(r, true);
-                }});
-    http->route("POST", "/api/agents/{name}/resume", {.sync = [this](HttpRequest& r) {
-                  return agentAction(r, false);
-                }});
+    http->route("POST", "/api/agents/{name}/pause",
+                {.sync = [this](HttpRequest& r) { return agentAction(r, true); }});
+    http->route("POST", "/api/agents/{name}/resume",
+                {.sync = [this](HttpRequest& r) { return agentAction(r, false); }});
     http->route("POST", "/admin/reload",
                 {.async = [this](HttpRequest&, Respond respond) { reload(std::move(respond)); }});
 
-    http->route("POST", "/v1/chat",
-                {.async = [this](HttpRequest& r, Respond respond) { chat(r, std::move(respond)); }});
+    http->route("POST", "/v1/chat", {.async = [this](HttpRequest& r, Respond respond) {
+                  chat(r, std::move(respond));
+                }});
     http->route("POST", "/v1/chat/stream",
                 {.sse = [this](HttpRequest& r, std::shared_ptr<SseStream> s) { chatStream(r, s); },
                  .sse_precheck = [this](HttpRequest& r) { return chatPrecheck(r); }});
@@ -453,12 +462,12 @@ struct Api::Impl {
 
   HttpResponse health() {
     auto& t = daemon.tasks();
-    return HttpResponse::json(
-        200, std::string("{\"status\":\"ok\",\"version\":\"") + build::kVersion +
-                 "\",\"ready\":" + (daemon.ready() ? "true" : "false") +
-                 ",\"draining\":" + (daemon.draining() ? "true" : "false") +
-                 ",\"tasks\":{\"running\":" + std::to_string(t.running()) +
-                 ",\"queued\":" + std::to_string(t.queued()) + "}}");
+    return HttpResponse::json(200, std::string("{\"status\":\"ok\",\"version\":\"") +
+                                       build::kVersion +
+                                       "\",\"ready\":" + (daemon.ready() ? "true" : "false") +
+                                       ",\"draining\":" + (daemon.draining() ? "true" : "false") +
+                                       ",\"tasks\":{\"running\":" + std::to_string(t.running()) +
+                                       ",\"queued\":" + std::to_string(t.queued()) + "}}");
   }
 
   HttpResponse run(const HttpRequest& req) {
@@ -467,8 +476,9 @@ struct Api::Impl {
     auto body = jsonBody(req, &err);
     if (!body) return err;
     const auto& o = *body;
-    if (!onlyKnownFields(o, {"task", "working_dir", "agent", "provider", "model", "max_steps",
-                             "must_patch", "trajectory_file", "patch_path"},
+    if (!onlyKnownFields(o,
+                         {"task", "working_dir", "agent", "provider", "model", "max_steps",
+                          "must_patch", "trajectory_file", "patch_path"},
                          &err)) {
       return err;
     }
@@ -489,9 +499,9 @@ struct Api::Impl {
       return HttpResponse::error(400, "working_dir must be an absolute path");
     }
     // Files the daemon writes for a client stay inside the task's working directory.
-    for (const auto& [field, value] : {std::pair<const char*, std::string*>{"trajectory_file",
-                                                                          &spec.trajectory_file},
-                                      {"patch_path", &spec.patch_path}}) {
+    for (const auto& [field, value] :
+         {std::pair<const char*, std::string*>{"trajectory_file", &spec.trajectory_file},
+          {"patch_path", &spec.patch_path}}) {
       if (value->empty()) continue;
       if (value->front() == '/' || value->find("..") != std::string::npos) {
         return HttpResponse::error(400, std::string(field) +
@@ -529,8 +539,8 @@ struct Api::Impl {
       return HttpResponse::error(statusFor(task.status()), task.status().message());
     }
     refreshTaskGauges();
-    return HttpResponse::json(202, "{\"status\":\"accepted\",\"task_id\":" +
-                                       json::quote((*task)->id()) + "}");
+    return HttpResponse::json(
+        202, "{\"status\":\"accepted\",\"task_id\":" + json::quote((*task)->id()) + "}");
   }
 
   HttpResponse tasks() {
@@ -559,8 +569,8 @@ struct Api::Impl {
   HttpResponse stopTask(HttpRequest& req) {
     Status st = daemon.tasks().stop(req.params["id"]);
     if (!st.isOk()) return HttpResponse::error(statusFor(st), st.message());
-    return HttpResponse::json(200, "{\"status\":\"stopping\",\"task_id\":" +
-                                       json::quote(req.params["id"]) + "}");
+    return HttpResponse::json(
+        200, "{\"status\":\"stopping\",\"task_id\":" + json::quote(req.params["id"]) + "}");
   }
 
   void streamTask(HttpRequest& req, const std::shared_ptr<SseStream>& sse) {
@@ -632,8 +642,8 @@ struct Api::Impl {
     Status st = pause ? daemon.pauseAgent(name) : daemon.resumeAgent(name);
     if (!st.isOk()) return HttpResponse::error(statusFor(st), st.message());
     return HttpResponse::json(200, "{\"status\":\"ok\",\"agent\":" + json::quote(name) +
-                                       ",\"state\":\"" +
-                                       stateName(daemon.agentStates().at(name)) + "\"}");
+                                       ",\"state\":\"" + stateName(daemon.agentStates().at(name)) +
+                                       "\"}");
   }
 
   std::atomic<bool> reloading{false};
@@ -657,10 +667,9 @@ struct Api::Impl {
       changed += "]";
       reloading.store(false);  // before answering: the client may ask again at once
       respond(HttpResponse::json(
-          status, std::string("{\"status\":\"") +
-                      (status == 200 ? "ok" : "error") + "\",\"result\":\"" +
-                      config::reloadResultName(o.result) + "\",\"sha256\":" +
-                      json::quote(o.sha256) + ",\"changed\":" + changed +
+          status, std::string("{\"status\":\"") + (status == 200 ? "ok" : "error") +
+                      "\",\"result\":\"" + config::reloadResultName(o.result) +
+                      "\",\"sha256\":" + json::quote(o.sha256) + ",\"changed\":" + changed +
                       (status == 200 ? ",\"message\":" : ",\"error\":") + json::quote(o.message) +
                       "}"));
     });
@@ -672,8 +681,9 @@ struct Api::Impl {
     for (const auto& [name, m] : daemon.snapshot()->config->models) {
       if (!first) out += ",";
       first = false;
-      out += "{\"id\":" + json::quote(name) + ",\"object\":\"model\",\"owned_by\":" +
-             json::quote(m.provider) + ",\"model\":" + json::quote(m.model) + "}";
+      out += "{\"id\":" + json::quote(name) +
+             ",\"object\":\"model\",\"owned_by\":" + json::quote(m.provider) +
+             ",\"model\":" + json::quote(m.model) + "}";
     }
     return HttpResponse::json(200, out + "]}");
   }
@@ -759,9 +769,9 @@ struct Api::Impl {
                                 llm::Message::assistant(t->finalResult()));
                 done(t->finalResult(), session);
               } else {
-                done(Status::internal(t->error().empty() ? "the task did not complete"
-                                                          : t->error()),
-                     session);
+                done(
+                    Status::internal(t->error().empty() ? "the task did not complete" : t->error()),
+                    session);
               }
             });
           },
@@ -769,8 +779,8 @@ struct Api::Impl {
       return;
     }
     llm::ChatRequest req;
-    std::string system = agent.system_prompt.empty() ? "You are a helpful assistant."
-                                                     : agent.system_prompt;
+    std::string system =
+        agent.system_prompt.empty() ? "You are a helpful assistant." : agent.system_prompt;
     req.messages.push_back(llm::Message::system(system));
     req.messages.insert(req.messages.end(), history.begin(), history.end());
     req.messages.push_back(llm::Message::user(c.message));
@@ -804,8 +814,9 @@ struct Api::Impl {
     }
     chatTurn(c, nullptr, [respond](Result<std::string> reply, std::string session) {
       if (!reply.ok()) {
-        respond(HttpResponse::error(statusFor(reply.status()) == 500 ? 502 : statusFor(reply.status()),
-                                    reply.status().message()));
+        respond(
+            HttpResponse::error(statusFor(reply.status()) == 500 ? 502 : statusFor(reply.status()),
+                                reply.status().message()));
         return;
       }
       respond(HttpResponse::json(200, "{\"status\":\"ok\",\"reply\":" + json::quote(*reply) +
@@ -830,12 +841,11 @@ struct Api::Impl {
         [sse, seq](Result<std::string> reply, std::string session) {
           if (reply.ok()) {
             sse->send("done",
-                      "{\"reply\":" + json::quote(*reply) + ",\"session_id\":" +
-                          json::quote(session) + "}",
+                      "{\"reply\":" + json::quote(*reply) +
+                          ",\"session_id\":" + json::quote(session) + "}",
                       ++*seq);
           } else {
-            sse->send("error", "{\"error\":" + json::quote(reply.status().message()) + "}",
-                      ++*seq);
+            sse->send("error", "{\"error\":" + json::quote(reply.status().message()) + "}", ++*seq);
           }
           sse->send("end", "{}", ++*seq);
           sse->close();
@@ -857,8 +867,8 @@ Result<std::unique_ptr<Api>> Api::create(asio::io_context& io, Daemon& daemon) {
   auto auth = Authenticator::create(s.auth);
   if (!auth.ok()) return auth.status().withContext("server.auth");
   impl->auth = std::move(*auth);
-  impl->limiter = std::make_unique<RateLimiter>(s.rate_limit.requests_per_second,
-                                                s.rate_limit.burst);
+  impl->limiter =
+      std::make_unique<RateLimiter>(s.rate_limit.requests_per_second, s.rate_limit.burst);
   impl->cors_origins = s.cors_origins;
   apiMetrics();
   impl->install();

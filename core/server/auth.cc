@@ -15,17 +15,20 @@ namespace agentd::server {
 
 const char* roleName(Role r) {
   switch (r) {
-    case Role::kNone: return "none";
-    case Role::kRead: return "read";
-    case Role::kRun: return "run";
-    case Role::kAdmin: return "admin";
+    case Role::kNone:
+      return "none";
+    case Role::kRead:
+      return "read";
+    case Role::kRun:
+      return "run";
+    case Role::kAdmin:
+      return "admin";
   }
   return "none";
 }
 
 std::string base64UrlEncode(std::string_view data) {
-  static const char* kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
   size_t i = 0;
   while (i + 2 < data.size()) {
@@ -136,8 +139,7 @@ Result<std::unique_ptr<Authenticator>> Authenticator::create(const config::AuthC
     EVP_PKEY* key = PEM_read_PUBKEY(f, nullptr, nullptr, nullptr);
     std::fclose(f);
     if (key == nullptr) {
-      return Status::invalidArgument(cfg.jwt.rs256_public_key_file +
-                                     " holds no PEM public key");
+      return Status::invalidArgument(cfg.jwt.rs256_public_key_file + " holds no PEM public key");
     }
     a->rs256_key_ = key;
   }
@@ -169,8 +171,8 @@ std::optional<Principal> Authenticator::check(const HttpRequest& req, Role need,
   }
   if (!p) return std::nullopt;
   if (static_cast<int>(p->role) < static_cast<int>(need)) {
-    *failure = {403, std::string("this endpoint needs the ") + roleName(need) + " role; " +
-                         p->id + " has " + roleName(p->role)};
+    *failure = {403, std::string("this endpoint needs the ") + roleName(need) + " role; " + p->id +
+                         " has " + roleName(p->role)};
     return std::nullopt;
   }
   return p;
@@ -219,8 +221,7 @@ std::optional<Principal> Authenticator::checkJwt(const std::string& token,
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     HMAC(EVP_sha256(), hs256_secret_.data(), static_cast<int>(hs256_secret_.size()),
-         reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size(), mac,
-         &len);
+         reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size(), mac, &len);
     if (sig.size() != len || CRYPTO_memcmp(mac, sig.data(), len) != 0) {
       return fail("bad signature");
     }
@@ -229,8 +230,7 @@ std::optional<Principal> Authenticator::checkJwt(const std::string& token,
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     bool ok = EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr,
                                    static_cast<EVP_PKEY*>(rs256_key_)) == 1 &&
-              EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(sig.data()),
-                               sig.size(),
+              EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
                                reinterpret_cast<const unsigned char*>(signed_part.data()),
                                signed_part.size()) == 1;
     EVP_MD_CTX_free(ctx);

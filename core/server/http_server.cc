@@ -1,6 +1,7 @@
 #include "server/http_server.h"
 
-#include <utility>  // before Asio (Boost 1.74)
+#include <utility>  // before Asio (Boost 1.74); its own block keeps it first
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -225,8 +226,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     auto self = shared_from_this();
     for (;;) {
       boost::system::error_code ec;
-      tcp::socket socket = co_await acceptor->async_accept(
-          asio::redirect_error(asio::use_awaitable, ec));
+      tcp::socket socket =
+          co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
         log::warn("accept failed", {{"error", ec.message()}});
@@ -287,12 +288,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         std::string message;
         if (ec == http::error::body_limit) {
           status = 413;
-          message = "request body larger than " + std::to_string(limits.max_body_bytes) +
-                    " bytes";
+          message = "request body larger than " + std::to_string(limits.max_body_bytes) + " bytes";
         } else if (ec == http::error::header_limit) {
           status = 431;
-          message = "request headers larger than " + std::to_string(limits.max_header_bytes) +
-                    " bytes";
+          message =
+              "request headers larger than " + std::to_string(limits.max_header_bytes) + " bytes";
         } else if (ec == beast::error::timeout && buffer.size() > 0) {
           status = 408;
           message = "request not received in time";
@@ -345,8 +345,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       if (filter) early = filter(req, route_name);
       if (!early && r == nullptr) {
         if (!allowed.empty()) {
-          HttpResponse resp = HttpResponse::error(405, "method " + req.method +
-                                                           " not allowed; use " + allowed);
+          HttpResponse resp =
+              HttpResponse::error(405, "method " + req.method + " not allowed; use " + allowed);
           resp.headers.emplace_back("Allow", allowed);
           early = std::move(resp);
         } else {
@@ -398,7 +398,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
           auto once = std::make_shared<std::atomic<bool>>(false);
           h(req, [hp, ex, once](HttpResponse r) {
             if (once->exchange(true)) return;
-            asio::post(ex, [hp, r = std::move(r)]() mutable { std::move(*hp)(std::move(r)); });
+            asio::post(ex, [hp, r = std::move(r)]() mutable { std::move (*hp)(std::move(r)); });
           });
         },
         token);
@@ -473,7 +473,8 @@ Status HttpServer::listen(const std::string& address) {
   size_t colon = address.rfind(':');
   if (colon == std::string::npos) return Status::invalidArgument("listen address needs HOST:PORT");
   std::string host = address.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
   if (ec) return Status::invalidArgument("bad listen host '" + host + "': " + ec.message());

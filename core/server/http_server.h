@@ -7,8 +7,8 @@
 #include <chrono>
 #include <functional>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -84,8 +84,8 @@ class HttpServer {
   // Runs before routing; a response short-circuits the request (auth, rate limits, CORS).
   using Filter = std::function<std::optional<HttpResponse>(HttpRequest&, const std::string& route)>;
   // Observes every finished request (metrics, logs).
-  using Observer = std::function<void(const HttpRequest&, const std::string& route, int status,
-                                      double seconds)>;
+  using Observer =
+      std::function<void(const HttpRequest&, const std::string& route, int status, double seconds)>;
   // Adds headers to every response of a request (CORS).
   using Decorator = std::function<void(const HttpRequest&, HttpResponse&)>;
 

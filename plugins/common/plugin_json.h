@@ -2,9 +2,9 @@
 // links nothing of the host).
 #pragma once
 
-#include <agentd/plugin.hpp>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
+#include <agentd/plugin.hpp>
 
 #include <string>
 #include <string_view>

@@ -23,8 +23,8 @@
 #include <utility>
 #include <vector>
 
-#include "skill_file.h"
 #include "plugin_json.h"
+#include "skill_file.h"
 
 namespace {
 

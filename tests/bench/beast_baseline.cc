@@ -1,6 +1,7 @@
 // The floor for /livez: a minimal single-threaded Boost.Beast keep-alive server answering every
 // request with a small JSON 200, nothing else. Prints "listening on 127.0.0.1:PORT".
-#include <utility>  // before Asio (Boost 1.74)
+#include <utility>  // before Asio (Boost 1.74); its own block keeps it first
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>

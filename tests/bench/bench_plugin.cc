@@ -1,6 +1,6 @@
 // The plugin side of plugin_call_bench: the same work as the benchmark's DirectTool, nothing more.
-#include <agentd/plugin.hpp>
 #include <rapidjson/document.h>
+#include <agentd/plugin.hpp>
 
 #include <string>
 

@@ -208,7 +208,8 @@ void BM_LlmClientOnIo(benchmark::State& state) {
   double cpu = cpuSeconds();
   for (auto _ : state) {
     std::optional<agentd::Result<ChatResponse>> out;
-    client->chatAsync("bench", req, {}, [&](agentd::Result<ChatResponse> r) { out.emplace(std::move(r)); });
+    client->chatAsync("bench", req, {},
+                      [&](agentd::Result<ChatResponse> r) { out.emplace(std::move(r)); });
     while (!out && io.run_one_for(std::chrono::seconds(10)) > 0) {
     }
     if (!out || !out->ok() || (*out)->tool_calls.size() != 2) {

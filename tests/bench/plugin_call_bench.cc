@@ -42,8 +42,8 @@ class DirectTool : public Tool {
 PluginHost& host() {
   static PluginHost* h = [] {
     agentd::log::setLevel(agentd::log::Level::kError);
-    auto dir = std::filesystem::path(AGENTD_BINARY_DIR) / "bench" /
-               ("copies-" + std::to_string(getpid()));
+    auto dir =
+        std::filesystem::path(AGENTD_BINARY_DIR) / "bench" / ("copies-" + std::to_string(getpid()));
     auto* host = new PluginHost({dir.string(), std::chrono::milliseconds(1000)});
     PluginSpec s;
     s.path = AGENTD_BENCH_PLUGIN;

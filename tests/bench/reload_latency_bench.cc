@@ -1,9 +1,9 @@
 // Edit-to-applied latency of a configuration reload: the time from the rename() that publishes
 // an edited agentd.toml to the moment the daemon has applied it (plugins prepared and committed,
 // agents updated, snapshot swapped), over N edits with the default debounce. Prints JSON.
-#include <utility>
-#include <boost/asio/io_context.hpp>
 #include <unistd.h>
+#include <boost/asio/io_context.hpp>
+#include <utility>
 
 #include <algorithm>
 #include <chrono>

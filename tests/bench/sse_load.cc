@@ -54,8 +54,8 @@ int main(int argc, char** argv) {
   setrlimit(RLIMIT_NOFILE, &lim);
 
   long before = rssKib(pid);
-  std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + host +
-                        "\r\nAccept: text/event-stream\r\n\r\n";
+  std::string request =
+      "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nAccept: text/event-stream\r\n\r\n";
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));

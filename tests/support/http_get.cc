@@ -28,9 +28,8 @@ HttpResponse httpGet(const std::string& url, long timeout_ms) {
   return httpRequest("GET", url, "", {}, timeout_ms);
 }
 
-HttpResponse httpRequest(const std::string& method, const std::string& url,
-                         const std::string& body, const std::vector<std::string>& headers,
-                         long timeout_ms) {
+HttpResponse httpRequest(const std::string& method, const std::string& url, const std::string& body,
+                         const std::vector<std::string>& headers, long timeout_ms) {
   HttpResponse r;
   CURL* c = curl_easy_init();
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());

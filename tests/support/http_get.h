@@ -18,7 +18,7 @@ struct HttpResponse {
 HttpResponse httpGet(const std::string& url, long timeout_ms = 5000);
 // Any method; headers as "Name: value" lines.
 HttpResponse httpRequest(const std::string& method, const std::string& url,
-                         const std::string& body = "",
-                         const std::vector<std::string>& headers = {}, long timeout_ms = 10000);
+                         const std::string& body = "", const std::vector<std::string>& headers = {},
+                         long timeout_ms = 10000);
 
 }  // namespace agentd::testing

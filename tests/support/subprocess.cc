@@ -9,9 +9,9 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <stdexcept>
 
 namespace agentd::testing {
@@ -23,7 +23,8 @@ pid_t spawn(const std::vector<std::string>& argv, const std::map<std::string, st
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
-    if (in_fd >= 0) dup2(in_fd, 0);
+    if (in_fd >= 0)
+      dup2(in_fd, 0);
     else {
       int devnull = open("/dev/null", O_RDONLY);
       dup2(devnull, 0);

@@ -13,7 +13,8 @@ namespace agentd::testing {
 class Subprocess {
  public:
   // Starts argv[0] (a path) with argv; env entries are added to the inherited environment.
-  Subprocess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {});
+  Subprocess(const std::vector<std::string>& argv,
+             const std::map<std::string, std::string>& env = {});
   // Sends SIGKILL if still running and reaps.
   ~Subprocess();
   Subprocess(const Subprocess&) = delete;

@@ -29,12 +29,12 @@ extern "C" {
  * AGENTD_ERR. */
 typedef int32_t agentd_status;
 #define AGENTD_OK 0
-#define AGENTD_ERR 1            /* generic failure; details in the error text */
-#define AGENTD_EINVAL 2         /* bad input (arguments, config) */
-#define AGENTD_ENOTSUP 3        /* operation not supported (e.g. reconfigure) */
-#define AGENTD_ETIMEDOUT 4      /* deadline passed */
-#define AGENTD_ECANCELED 5      /* the call was cancelled */
-#define AGENTD_ENOTFOUND 6      /* unknown tool or skill */
+#define AGENTD_ERR 1       /* generic failure; details in the error text */
+#define AGENTD_EINVAL 2    /* bad input (arguments, config) */
+#define AGENTD_ENOTSUP 3   /* operation not supported (e.g. reconfigure) */
+#define AGENTD_ETIMEDOUT 4 /* deadline passed */
+#define AGENTD_ECANCELED 5 /* the call was cancelled */
+#define AGENTD_ENOTFOUND 6 /* unknown tool or skill */
 
 /* Plugin kinds. */
 typedef uint32_t agentd_kind;
@@ -42,12 +42,12 @@ typedef uint32_t agentd_kind;
 #define AGENTD_KIND_SKILL 2       /* offers skills (and optionally tools) */
 #define AGENTD_KIND_MCP_ADAPTER 3 /* offers tools that come from MCP servers */
 
-/* Tool flags (add_tool_flags, ABI >= 1.1). */
-#define AGENTD_TOOL_INLINE 1u /* returns within about a millisecond and never blocks: no I/O
-                               * waits, sleeps, child processes or locks other threads hold.
-                               * The host may run such a call on its event thread instead of
-                               * handing it to a worker; a call that overruns its budget gets the
-                               * tool demoted to the workers. */
+/* Tool flags (add_tool_flags, ABI >= 1.1).
+ * AGENTD_TOOL_INLINE: the tool returns within about a millisecond and never blocks (no I/O
+ * waits, sleeps, child processes or locks other threads hold). The host may run such a call on
+ * its event thread instead of handing it to a worker; a call that overruns its budget gets the
+ * tool demoted to the workers. */
+#define AGENTD_TOOL_INLINE 1u
 
 /* Log levels. */
 typedef uint32_t agentd_log_level;
@@ -87,8 +87,8 @@ typedef struct agentd_host_api {
    * named "agentd_" + name. name: [a-z_][a-z0-9_]*; counters must end in "_total". Writes a
    * handle to *out. At most 8 labels. */
   agentd_status (*metric_define)(agentd_host* host, agentd_metric_type type, agentd_str name,
-                                 agentd_str help, const agentd_str* label_names,
-                                 size_t label_count, uint32_t* out);
+                                 agentd_str help, const agentd_str* label_names, size_t label_count,
+                                 uint32_t* out);
   /* Counter: adds value; gauge: sets value; histogram: observes value. label_values must match
    * the defined label names in number; invalid handles are ignored. */
   void (*metric_record)(agentd_host* host, uint32_t metric, const agentd_str* label_values,
@@ -136,7 +136,7 @@ typedef struct agentd_plugin {
   uint32_t struct_size; /* sizeof(agentd_plugin) as compiled by the plugin */
   uint32_t abi_version; /* AGENTD_ABI_VERSION the plugin was built against */
   agentd_kind kind;
-  uint32_t reserved; /* 0 */
+  uint32_t reserved;         /* 0 */
   const char* name;          /* [a-z0-9_]+, unique among loaded plugins; required */
   const char* version;       /* the plugin's own version, e.g. "1.2.0"; required */
   const char* description;   /* one line; may be NULL */

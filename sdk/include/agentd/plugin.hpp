@@ -245,7 +245,8 @@ struct Thunks {
     Instance* inst = cast(i);
     std::string error;
     agentd_status st = guard(error, [&] { inst->impl->listTools(ToolList(inst->api, list)); });
-    if (st != AGENTD_OK) inst->api->log(inst->host, AGENTD_LOG_ERROR, toStr("list_tools: " + error));
+    if (st != AGENTD_OK)
+      inst->api->log(inst->host, AGENTD_LOG_ERROR, toStr("list_tools: " + error));
     return st;
   }
   static agentd_status invoke(agentd_instance* i, agentd_call* call, agentd_str tool,
@@ -278,12 +279,23 @@ template <class T>
 const agentd_plugin* describe(agentd_kind kind, const char* name, const char* version,
                               const char* description, const char* config_schema) noexcept {
   static const agentd_plugin descriptor = {
-      sizeof(agentd_plugin),  AGENTD_ABI_VERSION,     kind,
-      0,                      name,                   version,
-      description,            config_schema,          &Thunks<T>::create,
-      &Thunks<T>::reconfigure, &Thunks<T>::destroy,   &Thunks<T>::lastError,
-      &Thunks<T>::health,     &Thunks<T>::listTools,  &Thunks<T>::invoke,
-      &Thunks<T>::listSkills, &Thunks<T>::endTask,
+      sizeof(agentd_plugin),
+      AGENTD_ABI_VERSION,
+      kind,
+      0,
+      name,
+      version,
+      description,
+      config_schema,
+      &Thunks<T>::create,
+      &Thunks<T>::reconfigure,
+      &Thunks<T>::destroy,
+      &Thunks<T>::lastError,
+      &Thunks<T>::health,
+      &Thunks<T>::listTools,
+      &Thunks<T>::invoke,
+      &Thunks<T>::listSkills,
+      &Thunks<T>::endTask,
   };
   return &descriptor;
 }
@@ -293,9 +305,8 @@ const agentd_plugin* describe(agentd_kind kind, const char* name, const char* ve
 
 // Exports Type (a subclass of agentd::sdk::Plugin) as this library's plugin. kind is one of the
 // AGENTD_KIND_* values; config_schema is a JSON Schema string or nullptr.
-#define AGENTD_PLUGIN(Type, kind, name, version, description, config_schema)              \
-  extern "C" AGENTD_EXPORT const agentd_plugin* agentd_plugin_entry(uint32_t host_abi) {  \
-    (void)host_abi;                                                                      \
-    return ::agentd::sdk::detail::describe<Type>(kind, name, version, description,        \
-                                                 config_schema);                          \
+#define AGENTD_PLUGIN(Type, kind, name, version, description, config_schema)                       \
+  extern "C" AGENTD_EXPORT const agentd_plugin* agentd_plugin_entry(uint32_t host_abi) {           \
+    (void)host_abi;                                                                                \
+    return ::agentd::sdk::detail::describe<Type>(kind, name, version, description, config_schema); \
   }

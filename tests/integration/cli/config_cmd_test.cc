@@ -23,12 +23,16 @@ TEST(ValidateConfig, ValidConfigExitsZero) {
 TEST(ValidateConfig, EveryProblemIsReportedAndExitsTwo) {
   std::string dir = freshDir("validate");
   writeFile(dir + "/agentd.toml",
-            "[plugins.good]\n"                               // 1
-            "path = \"" + kFixtures + "/good_cpp.so\"\n"     // 2
-            "[plugins.old]\n"                                // 3
-            "path = \"" + kFixtures + "/wrong_major.so\"\n"  // 4
-            "[agents.a]\n"                                   // 5
-            "tools = [\"echo\", \"teleport\"]\n");           // 6
+            "[plugins.good]\n"  // 1
+            "path = \"" +
+                kFixtures +
+                "/good_cpp.so\"\n"  // 2
+                "[plugins.old]\n"   // 3
+                "path = \"" +
+                kFixtures +
+                "/wrong_major.so\"\n"                   // 4
+                "[agents.a]\n"                          // 5
+                "tools = [\"echo\", \"teleport\"]\n");  // 6
   RunResult r = run({kAgentd, "validate-config", "--config", dir + "/agentd.toml"}, 20s);
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("agentd.toml:4:8: plugins.old.path: "), std::string::npos) << r.output;

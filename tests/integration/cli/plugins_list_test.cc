@@ -23,14 +23,13 @@ TEST(PluginsList, ShowsLoadedPluginsAndLoadErrors) {
             std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("[abi_mismatch]"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("plugin ABI 2.0 is not compatible with host ABI 1.1"),
-            std::string::npos)
+  EXPECT_NE(r.output.find("plugin ABI 2.0 is not compatible with host ABI 1.1"), std::string::npos)
       << r.output;
 }
 
 TEST(PluginsList, JsonOutputAndCleanExit) {
-  RunResult r = run({kAgentd, "plugins", "list", "--json", "--plugin", kFixtures + "/good_c.so"},
-                    20s);
+  RunResult r =
+      run({kAgentd, "plugins", "list", "--json", "--plugin", kFixtures + "/good_c.so"}, 20s);
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("{\"plugins\":[{\"name\":\"good_c\",\"kind\":\"tool\""),
             std::string::npos)
@@ -44,8 +43,8 @@ TEST(PluginsList, LoadsPluginsAsAnUnprivilegedUser) {
   std::vector<std::string> argv = {kAgentd, "plugins", "list", "--plugin",
                                    kFixtures + "/good_c.so"};
   if (geteuid() == 0) {
-    argv.insert(argv.begin(), {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
-                               "--clear-groups"});
+    argv.insert(argv.begin(),
+                {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
   }
   RunResult r = run(argv, 20s);
   EXPECT_EQ(r.code, 0) << r.output;

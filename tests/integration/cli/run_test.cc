@@ -18,12 +18,15 @@ const std::string kPlugins = AGENTD_PLUGIN_DIR;
 
 std::string config(const std::string& dir, const std::string& turns, int max_steps = 5) {
   writeFile(dir + "/turns.jsonl", turns);
-  return "[plugins.good]\npath = \"" + kFixtures + "/good_cpp.so\"\n"
-         "[plugins.task_done]\npath = \"" + kPlugins + "/task_done.so\"\n"
+  return "[plugins.good]\npath = \"" + kFixtures +
+         "/good_cpp.so\"\n"
+         "[plugins.task_done]\npath = \"" +
+         kPlugins +
+         "/task_done.so\"\n"
          "[model_providers.script]\ntype = \"scripted\"\nscript = \"turns.jsonl\"\n"
          "[models.m]\nprovider = \"script\"\n"
-         "[agents.default]\nmodel = \"m\"\nmax_steps = " + std::to_string(max_steps) +
-         "\ntools = [\"echo\", \"task_done\"]\n";
+         "[agents.default]\nmodel = \"m\"\nmax_steps = " +
+         std::to_string(max_steps) + "\ntools = [\"echo\", \"task_done\"]\n";
 }
 
 const char* kTwoSteps =
@@ -35,8 +38,8 @@ const char* kTwoSteps =
 TEST(RunCommand, CompletesWithProgressAndATrajectory) {
   std::string dir = freshDir("run");
   writeFile(dir + "/agentd.toml", config(dir, kTwoSteps));
-  RunResult r = run({kAgentd, "run", "say hello", "--config", dir + "/agentd.toml",
-                     "--working-dir", dir, "--trajectory-file", dir + "/t.json"},
+  RunResult r = run({kAgentd, "run", "say hello", "--config", dir + "/agentd.toml", "--working-dir",
+                     dir, "--trajectory-file", dir + "/t.json"},
                     60s);
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("step 1  model"), std::string::npos) << r.output;
@@ -65,10 +68,9 @@ TEST(RunCommand, EmbeddedDefaultDemoWritesRunsAndChecksAProgram) {
   std::stringstream t;
   t << traj.rdbuf();
   EXPECT_NE(t.str().find("\"success\": true"), std::string::npos);
-  for (const char* tool : {"sequentialthinking", "bash", "str_replace_based_edit_tool",
-                           "task_done"}) {
-    EXPECT_NE(t.str().find(std::string("\"name\": \"") + tool + "\""), std::string::npos)
-        << tool;
+  for (const char* tool :
+       {"sequentialthinking", "bash", "str_replace_based_edit_tool", "task_done"}) {
+    EXPECT_NE(t.str().find(std::string("\"name\": \"") + tool + "\""), std::string::npos) << tool;
   }
   EXPECT_NE(t.str().find("verified"), std::string::npos) << "bash checked the output";
 }
@@ -77,31 +79,31 @@ TEST(RunCommand, TaskFailureExitsOneAndUsageErrorsExitTwo) {
   std::string dir = freshDir("run");
   std::string loop = R"({"tool_calls":[{"id":"x","name":"echo","arguments":{"text":"again"}}]})";
   writeFile(dir + "/agentd.toml", config(dir, loop + "\n" + loop + "\n", /*max_steps=*/2));
-  RunResult r = run({kAgentd, "run", "loop", "--config", dir + "/agentd.toml",
-                     "--trajectory-file", dir + "/t.json"},
+  RunResult r = run({kAgentd, "run", "loop", "--config", dir + "/agentd.toml", "--trajectory-file",
+                     dir + "/t.json"},
                     60s);
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find("max_steps (2)"), std::string::npos) << r.output;
 
   EXPECT_EQ(run({kAgentd, "run", "--config", dir + "/agentd.toml"}, 20s).code, 2) << "no task";
-  EXPECT_EQ(run({kAgentd, "run", "x", "--config", dir + "/agentd.toml", "--working-dir", "rel"},
-                20s)
-                .code,
-            2);
+  EXPECT_EQ(
+      run({kAgentd, "run", "x", "--config", dir + "/agentd.toml", "--working-dir", "rel"}, 20s)
+          .code,
+      2);
   writeFile(dir + "/bad.toml", "[agents.a]\nmax_steps = \"many\"\n");
   RunResult bad = run({kAgentd, "run", "x", "--config", dir + "/bad.toml"}, 20s);
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.output.find("bad.toml:2:13: agents.a.max_steps"), std::string::npos) << bad.output;
-  EXPECT_EQ(run({kAgentd, "run", "x", "--config", dir + "/agentd.toml", "--model", "nope"}, 20s)
-                .code,
-            2);
+  EXPECT_EQ(
+      run({kAgentd, "run", "x", "--config", dir + "/agentd.toml", "--model", "nope"}, 20s).code, 2);
 }
 
 TEST(InteractiveCommand, PromptLoopCommandsAndATask) {
   std::string dir = freshDir("interactive");
   writeFile(dir + "/agentd.toml", config(dir, kTwoSteps));
-  RunResult r = run({kAgentd, "interactive", "--config", dir + "/agentd.toml", "--working-dir", dir},
-                    60s, "help\nstatus\nsay hello\nstatus\nexit\n");
+  RunResult r =
+      run({kAgentd, "interactive", "--config", dir + "/agentd.toml", "--working-dir", dir}, 60s,
+          "help\nstatus\nsay hello\nstatus\nexit\n");
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("status  configuration, agent, model, last task"), std::string::npos)
       << r.output;

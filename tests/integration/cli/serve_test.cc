@@ -19,7 +19,9 @@ const std::string kFixtures = AGENTD_FIXTURE_DIR;
 std::string configText(const std::string& good_so, bool broken_agent = true) {
   return "[server]\nlisten = \"127.0.0.1:0\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n\n"
          "[plugins]\ndrain_timeout_ms = 2000\n\n"
-         "[plugins.good]\npath = \"" + good_so + "\"\nconfig = { greeting = \"hi\" }\n\n"
+         "[plugins.good]\npath = \"" +
+         good_so +
+         "\"\nconfig = { greeting = \"hi\" }\n\n"
          "[agents.main]\ntools = [\"echo\", \"add\"]\n\n" +
          (broken_agent ? "[agents.needs_missing]\ntools = [\"no_such_tool\"]\n" : "");
 }
@@ -35,8 +37,8 @@ std::string metricsAddress(Subprocess& p) {
 TEST(Serve, MetricsEndpointServesValidExposition) {
   std::string dir = freshDir("serve");
   writeFile(dir + "/agentd.toml", configText(kFixtures + "/good_cpp.so"));
-  Subprocess p({kAgentd, "serve", "--config", dir + "/agentd.toml", "--metrics-listen",
-                "127.0.0.1:0"});
+  Subprocess p(
+      {kAgentd, "serve", "--config", dir + "/agentd.toml", "--metrics-listen", "127.0.0.1:0"});
   std::string addr = metricsAddress(p);
   ASSERT_FALSE(addr.empty()) << p.stderrText();
   ASSERT_FALSE(p.waitForStderr("agentd serving", 10s).empty()) << p.stderrText();
@@ -89,9 +91,10 @@ TEST(Serve, MetricsEndpointServesValidExposition) {
 
 // What scripts/run.sh starts: the embedded default with the first-party plugins.
 TEST(Serve, EmbeddedDefaultConfigRunsOffline) {
-  Subprocess p({kAgentd, "serve", "--config", std::string(AGENTD_SOURCE_DIR) + "/config/agentd.toml",
-                "--listen", "127.0.0.1:0"},
-               {{"AGENTD_PLUGIN_DIR", AGENTD_PLUGIN_DIR}, {"AGENTD_METRICS_LISTEN", "127.0.0.1:0"}});
+  Subprocess p(
+      {kAgentd, "serve", "--config", std::string(AGENTD_SOURCE_DIR) + "/config/agentd.toml",
+       "--listen", "127.0.0.1:0"},
+      {{"AGENTD_PLUGIN_DIR", AGENTD_PLUGIN_DIR}, {"AGENTD_METRICS_LISTEN", "127.0.0.1:0"}});
   std::string addr = metricsAddress(p);
   ASSERT_FALSE(addr.empty()) << p.stderrText();
   ASSERT_FALSE(p.waitForStderr("agentd serving", 10s).empty()) << p.stderrText();
@@ -102,7 +105,8 @@ TEST(Serve, EmbeddedDefaultConfigRunsOffline) {
       << r.body << p.stderrText();
   // bash, str_replace_based_edit_tool, json_edit_tool, sequentialthinking, task_done; skills_dir.
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(r.body, m, std::regex("agentd_plugins_loaded\\{kind=\"tool\"\\} (\\d+)")));
+  ASSERT_TRUE(
+      std::regex_search(r.body, m, std::regex("agentd_plugins_loaded\\{kind=\"tool\"\\} (\\d+)")));
   EXPECT_GE(std::stoi(m[1]), 5) << r.body;
   EXPECT_NE(r.body.find("agentd_plugins_loaded{kind=\"skill\"} 1"), std::string::npos) << r.body;
   EXPECT_EQ(p.stderrText().find("\"level\":\"error\""), std::string::npos) << p.stderrText();

@@ -24,15 +24,20 @@ const std::string kEverything =
     kNodeDir + "/node_modules/@modelcontextprotocol/server-everything/dist/index.js";
 
 std::string config(const std::string& dir, bool with_server) {
-  writeFile(dir + "/turns.jsonl",
-            R"({"tool_calls":[{"id":"1","name":"everything__echo","arguments":{"message":"wired through the host"}}]})"
-            "\n"
-            R"({"content":"done","tool_calls":[{"id":"2","name":"task_done"}]})"
-            "\n");
+  writeFile(
+      dir + "/turns.jsonl",
+      R"({"tool_calls":[{"id":"1","name":"everything__echo","arguments":{"message":"wired through the host"}}]})"
+      "\n"
+      R"({"content":"done","tool_calls":[{"id":"2","name":"task_done"}]})"
+      "\n");
   std::string text =
       "[metrics]\nlisten = \"127.0.0.1:0\"\n"
-      "[plugins.mcp]\npath = \"" + kPlugins + "/mcp.so\"\n"
-      "[plugins.task_done]\npath = \"" + kPlugins + "/task_done.so\"\n"
+      "[plugins.mcp]\npath = \"" +
+      kPlugins +
+      "/mcp.so\"\n"
+      "[plugins.task_done]\npath = \"" +
+      kPlugins +
+      "/task_done.so\"\n"
       "[model_providers.script]\ntype = \"scripted\"\nscript = \"turns.jsonl\"\n"
       "[models.m]\nprovider = \"script\"\n"
       "[agents.default]\nmodel = \"m\"\ntools = [\"task_done\"]\n";

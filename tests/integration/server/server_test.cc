@@ -10,8 +10,8 @@
 
 #include <ctime>
 #include <fstream>
-#include <sstream>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "common/json.h"
@@ -32,10 +32,14 @@ std::string baseConfig(const FakeModelServer& model, int latency_ms = 0,
                        const std::string& server = "") {
   return "[server]\nshutdown_grace_seconds = 10\n" + server +
          "\n[metrics]\nlisten = \"127.0.0.1:0\"\n"
-         "[plugins.good]\npath = \"" + kFixtures + "/good_cpp.so\"\n"
-         "[model_providers.fake]\ntype = \"openai\"\nbase_url = \"" + model.openAiBase() +
+         "[plugins.good]\npath = \"" +
+         kFixtures +
+         "/good_cpp.so\"\n"
+         "[model_providers.fake]\ntype = \"openai\"\nbase_url = \"" +
+         model.openAiBase() +
          "\"\napi_key = \"k\"\nmax_attempts = 1\nheaders = { \"x-fake-latency-ms\" = \"" +
-         std::to_string(latency_ms) + "\" }\n"
+         std::to_string(latency_ms) +
+         "\" }\n"
          "[models.m]\nprovider = \"fake\"\nmodel = \"fake-model\"\n"
          "[agents.default]\nmodel = \"m\"\nmax_steps = 4\ntools = [\"noop\", \"progress\"]\n";
 }
@@ -183,9 +187,9 @@ TEST(ServerApi, ProbesAndTaskLifecycleOverHttp) {
     if (m.body.find(R"(agentd_tasks{state="completed"} 1)") != std::string::npos) break;
     std::this_thread::sleep_for(20ms);
   } while (std::chrono::steady_clock::now() < deadline);
-  EXPECT_NE(m.body.find(
-                R"(agentd_http_requests_total{code="202",method="POST",route="/api/run"} 1)"),
-            std::string::npos)
+  EXPECT_NE(
+      m.body.find(R"(agentd_http_requests_total{code="202",method="POST",route="/api/run"} 1)"),
+      std::string::npos)
       << m.body;
   EXPECT_NE(m.body.find("agentd_http_request_duration_seconds_bucket{route=\"/livez\""),
             std::string::npos);
@@ -248,10 +252,19 @@ TEST(ServerApi, SseStreamsEventsInOrderAndResumesFromLastEventId) {
     EXPECT_STREQ((*d)["type"].GetString(), events[i].event.c_str());
     if (events[i].event != "model_delta") kinds.push_back(events[i].event);
   }
-  std::vector<std::string> expected = {"task_start", "model_request", "model_response",
-                                       "tool_call", "tool_call", "tool_result", "tool_result",
-                                       "step_end", "model_request", "model_response",
-                                       "step_end", "complete", "end"};
+  std::vector<std::string> expected = {"task_start",
+                                       "model_request",
+                                       "model_response",
+                                       "tool_call",
+                                       "tool_call",
+                                       "tool_result",
+                                       "tool_result",
+                                       "step_end",
+                                       "model_request",
+                                       "model_response",
+                                       "step_end",
+                                       "complete",
+                                       "end"};
   // Progress events of the `progress` tool come between its call and result.
   kinds.erase(std::remove(kinds.begin(), kinds.end(), "tool_progress"), kinds.end());
   EXPECT_EQ(kinds, expected);
@@ -347,8 +360,10 @@ TEST(ServerApi, AuthWithApiKeysAndJwt) {
   Server s(baseConfig(model, 0,
                       "[server.auth]\napi_keys = [\"admin-key-123\", \"read:reader-key-1\"]\n"
                       "[server.auth.jwt]\nhs256_secret = \"jwt-secret-xyz\"\n"
-                      "rs256_public_key_file = \"" + pem_path + "\"\n"
-                      "issuer = \"agentd-tests\"\naudience = \"agentd\"\n"));
+                      "rs256_public_key_file = \"" +
+                          pem_path +
+                          "\"\n"
+                          "issuer = \"agentd-tests\"\naudience = \"agentd\"\n"));
   ASSERT_TRUE(s.ok()) << s.proc().stderrText();
   long now = static_cast<long>(std::time(nullptr));
   auto claims = [&](const std::string& roles, long exp, const std::string& iss = "agentd-tests",
@@ -376,27 +391,32 @@ TEST(ServerApi, AuthWithApiKeysAndJwt) {
   EXPECT_NE(r.body.find("run role"), std::string::npos) << r.body;
   EXPECT_EQ(s.post("/api/run", R"({"task":"x"})", {bearer("admin-key-123")}).code, 202);
   // HS256 tokens.
-  EXPECT_EQ(s.get("/api/tasks", {bearer(hs256(claims(R"(["read"])", now + 600), "jwt-secret-xyz"))})
-                .code,
-            200);
+  EXPECT_EQ(
+      s.get("/api/tasks", {bearer(hs256(claims(R"(["read"])", now + 600), "jwt-secret-xyz"))}).code,
+      200);
   r = s.get("/api/tasks", {bearer(hs256(claims(R"(["read"])", now - 600), "jwt-secret-xyz"))});
   EXPECT_EQ(r.code, 401);
   EXPECT_NE(r.body.find("expired"), std::string::npos) << r.body;
   r = s.get("/api/tasks", {bearer(hs256(claims(R"(["read"])", now + 600), "other-secret"))});
   EXPECT_EQ(r.code, 401);
   EXPECT_NE(r.body.find("bad signature"), std::string::npos) << r.body;
-  r = s.get("/api/tasks", {bearer(hs256(claims(R"(["read"])", now + 600, "evil"), "jwt-secret-xyz"))});
-  EXPECT_NE(r.body.find("wrong issuer"), std::string::npos) << r.body;
   r = s.get("/api/tasks",
-            {bearer(hs256(claims(R"(["read"])", now + 600, "agentd-tests", "other"), "jwt-secret-xyz"))});
+            {bearer(hs256(claims(R"(["read"])", now + 600, "evil"), "jwt-secret-xyz"))});
+  EXPECT_NE(r.body.find("wrong issuer"), std::string::npos) << r.body;
+  r = s.get(
+      "/api/tasks",
+      {bearer(hs256(claims(R"(["read"])", now + 600, "agentd-tests", "other"), "jwt-secret-xyz"))});
   EXPECT_NE(r.body.find("wrong audience"), std::string::npos) << r.body;
-  r = s.post("/admin/reload", "", {bearer(hs256(claims(R"(["run"])", now + 600), "jwt-secret-xyz"))});
+  r = s.post("/admin/reload", "",
+             {bearer(hs256(claims(R"(["run"])", now + 600), "jwt-secret-xyz"))});
   EXPECT_EQ(r.code, 403) << "run is not admin: " << r.body;
-  r = s.post("/admin/reload", "", {bearer(hs256(claims(R"("read admin")", now + 600), "jwt-secret-xyz"))});
+  r = s.post("/admin/reload", "",
+             {bearer(hs256(claims(R"("read admin")", now + 600), "jwt-secret-xyz"))});
   EXPECT_EQ(r.code, 200) << r.body;
   // A token that never expires is refused.
-  r = s.get("/api/tasks", {bearer(hs256(R"({"sub":"bob","iss":"agentd-tests","aud":"agentd","roles":["read"]})",
-                                        "jwt-secret-xyz"))});
+  r = s.get("/api/tasks",
+            {bearer(hs256(R"({"sub":"bob","iss":"agentd-tests","aud":"agentd","roles":["read"]})",
+                          "jwt-secret-xyz"))});
   EXPECT_EQ(r.code, 401);
   EXPECT_NE(r.body.find("exp claim is required"), std::string::npos) << r.body;
   // An unsigned token is refused.
@@ -404,11 +424,13 @@ TEST(ServerApi, AuthWithApiKeysAndJwt) {
                      server::base64UrlEncode(claims(R"(["admin"])", now + 600)) + ".";
   EXPECT_EQ(s.get("/api/tasks", {bearer(none)}).code, 401);
   // RS256 tokens.
-  EXPECT_EQ(s.post("/api/run", R"({"task":"x"})", {bearer(rs256(claims(R"(["run"])", now + 600), key))})
-                .code,
-            202);
+  EXPECT_EQ(
+      s.post("/api/run", R"({"task":"x"})", {bearer(rs256(claims(R"(["run"])", now + 600), key))})
+          .code,
+      202);
   EVP_PKEY* other = EVP_RSA_gen(2048);
-  EXPECT_EQ(s.get("/api/tasks", {bearer(rs256(claims(R"(["read"])", now + 600), other))}).code, 401);
+  EXPECT_EQ(s.get("/api/tasks", {bearer(rs256(claims(R"(["read"])", now + 600), other))}).code,
+            401);
   EVP_PKEY_free(other);
   EVP_PKEY_free(key);
 }
@@ -492,7 +514,8 @@ TEST(ServerShutdown, SigtermLetsRunningTasksFinish) {
   std::vector<std::vector<SseEvent>> streams(ids.size());
   std::vector<std::thread> readers;
   for (size_t i = 0; i < ids.size(); ++i) {
-    readers.emplace_back([&, i] { streams[i] = readSse(s.url("/api/tasks/" + ids[i] + "/stream")); });
+    readers.emplace_back(
+        [&, i] { streams[i] = readSse(s.url("/api/tasks/" + ids[i] + "/stream")); });
   }
   std::this_thread::sleep_for(200ms);
   auto t0 = std::chrono::steady_clock::now();
@@ -518,8 +541,8 @@ TEST(ServerShutdown, GracePeriodOverInterruptsTasksAndSecondSignalExitsAtOnce) {
   text.replace(text.find("shutdown_grace_seconds = 10"), 27, "shutdown_grace_seconds = 1");
   Server s(text);
   ASSERT_TRUE(s.ok());
-  std::string id = s.run(R"({"task":"slow","trajectory_file":"t.json","working_dir":")" +
-                         s.dir() + R"("})");
+  std::string id =
+      s.run(R"({"task":"slow","trajectory_file":"t.json","working_dir":")" + s.dir() + R"("})");
   ASSERT_FALSE(id.empty());
   ASSERT_EQ(s.waitState(id, {"running"}), "running");
   std::vector<SseEvent> events;

@@ -1,9 +1,9 @@
 // The agent loop end to end with real plugins and real model providers: the scripted provider
 // and the fake model server over HTTP (OpenAI and Anthropic wire formats, streamed).
-#include <utility>
+#include <gtest/gtest.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <gtest/gtest.h>
+#include <utility>
 
 #include <filesystem>
 #include <fstream>
@@ -43,8 +43,8 @@ class Runtime {
     auto cfg = config::load(dir + "/agentd.toml");
     EXPECT_TRUE(cfg.ok()) << cfg.status().message();
     cfg_ = *cfg;
-    host_ = std::make_unique<plugin::PluginHost>(
-        plugin::PluginHost::Options{dir + "/state", 5000ms});
+    host_ =
+        std::make_unique<plugin::PluginHost>(plugin::PluginHost::Options{dir + "/state", 5000ms});
     std::vector<plugin::LoadError> errors;
     EXPECT_TRUE(host_->apply(plugin::specsFromConfig(*cfg_), &errors).isOk())
         << (errors.empty() ? "" : errors[0].message);
@@ -97,12 +97,17 @@ class Runtime {
 std::string scriptedConfig(const std::string& dir, const std::string& turns,
                            const std::string& tools, const std::string& extra = "") {
   writeFile(dir + "/turns.jsonl", turns);
-  return "[plugins.good]\npath = \"" + kFixtures + "/good_cpp.so\"\n"
-         "[plugins.sleeper]\npath = \"" + kFixtures + "/sleeper.so\"\n"
-         "[plugins.task_done]\npath = \"" + kPlugins + "/task_done.so\"\n"
+  return "[plugins.good]\npath = \"" + kFixtures +
+         "/good_cpp.so\"\n"
+         "[plugins.sleeper]\npath = \"" +
+         kFixtures +
+         "/sleeper.so\"\n"
+         "[plugins.task_done]\npath = \"" +
+         kPlugins +
+         "/task_done.so\"\n"
          "[model_providers.script]\ntype = \"scripted\"\nscript = \"turns.jsonl\"\n"
-         "[models.m]\nprovider = \"script\"\n" + extra +
-         "[agents.default]\nmodel = \"m\"\nmax_steps = 5\ntools = " + tools + "\n";
+         "[models.m]\nprovider = \"script\"\n" +
+         extra + "[agents.default]\nmodel = \"m\"\nmax_steps = 5\ntools = " + tools + "\n";
 }
 
 std::vector<std::string> eventTypes(const Task& t) {
@@ -115,13 +120,15 @@ std::vector<std::string> eventTypes(const Task& t) {
 
 TEST(AgentLoop, MultiStepRunWithParallelToolCallsCompletes) {
   std::string dir = freshDir("agent");
-  Runtime rt(dir, scriptedConfig(
-                      dir,
-                      R"({"content":"Adding and echoing.","tool_calls":[{"id":"c1","name":"add","arguments":{"a":2,"b":3}},{"id":"c2","name":"echo","arguments":{"text":"hi"}}],"usage":{"input_tokens":10,"output_tokens":5}})"
-                      "\n"
-                      R"({"content":"All verified.","tool_calls":[{"id":"c3","name":"task_done","arguments":{}}]})"
-                      "\n",
-                      R"(["add", "echo", "task_done"])"));
+  Runtime rt(
+      dir,
+      scriptedConfig(
+          dir,
+          R"({"content":"Adding and echoing.","tool_calls":[{"id":"c1","name":"add","arguments":{"a":2,"b":3}},{"id":"c2","name":"echo","arguments":{"text":"hi"}}],"usage":{"input_tokens":10,"output_tokens":5}})"
+          "\n"
+          R"({"content":"All verified.","tool_calls":[{"id":"c3","name":"task_done","arguments":{}}]})"
+          "\n",
+          R"(["add", "echo", "task_done"])"));
   TaskSpec spec;
   spec.task = "add 2 and 3";
   spec.working_dir = dir;
@@ -131,10 +138,10 @@ TEST(AgentLoop, MultiStepRunWithParallelToolCallsCompletes) {
   EXPECT_EQ(t->state(), TaskState::kCompleted) << t->error();
   EXPECT_EQ(t->finalResult(), "All verified.");
   EXPECT_EQ(eventTypes(*t),
-            (std::vector<std::string>{"task_start", "model_request", "model_response",
-                                      "tool_call", "tool_call", "tool_result", "tool_result",
-                                      "step_end", "model_request", "model_response", "tool_call",
-                                      "tool_result", "step_end", "complete", "end"}));
+            (std::vector<std::string>{"task_start", "model_request", "model_response", "tool_call",
+                                      "tool_call", "tool_result", "tool_result", "step_end",
+                                      "model_request", "model_response", "tool_call", "tool_result",
+                                      "step_end", "complete", "end"}));
   // Results go back to the model in call order, JSON output verbatim.
   std::string messages = t->messagesJson();
   EXPECT_NE(messages.find(R"("content":"{\"sum\":5}","tool_call_id":"c1")"), std::string::npos)
@@ -145,9 +152,9 @@ TEST(AgentLoop, MultiStepRunWithParallelToolCallsCompletes) {
   auto traj = json::parse(readAll(spec.trajectory_file));
   ASSERT_TRUE(traj.ok()) << traj.status().message();
   const auto& j = *traj;
-  for (const char* k : {"task", "start_time", "end_time", "provider", "model", "max_steps",
-                        "llm_interactions", "agent_steps", "success", "final_result",
-                        "execution_time"}) {
+  for (const char* k :
+       {"task", "start_time", "end_time", "provider", "model", "max_steps", "llm_interactions",
+        "agent_steps", "success", "final_result", "execution_time"}) {
     EXPECT_TRUE(j.HasMember(k)) << k;
   }
   EXPECT_STREQ(j["task"].GetString(), "add 2 and 3");
@@ -159,8 +166,8 @@ TEST(AgentLoop, MultiStepRunWithParallelToolCallsCompletes) {
   EXPECT_GT(j["execution_time"].GetDouble(), 0);
   ASSERT_EQ(j["llm_interactions"].Size(), 2u);
   const auto& i0 = j["llm_interactions"][0];
-  for (const char* k : {"timestamp", "provider", "model", "input_messages", "response",
-                        "tools_available"}) {
+  for (const char* k :
+       {"timestamp", "provider", "model", "input_messages", "response", "tools_available"}) {
     EXPECT_TRUE(i0.HasMember(k)) << k;
   }
   EXPECT_STREQ(i0["input_messages"][0]["role"].GetString(), "system");
@@ -210,13 +217,15 @@ TEST(AgentLoop, MultiStepRunWithParallelToolCallsCompletes) {
 
 TEST(AgentLoop, MalformedArgumentsAndToolErrorsGoBackToTheModel) {
   std::string dir = freshDir("agent");
-  Runtime rt(dir, scriptedConfig(
-                      dir,
-                      R"({"tool_calls":[{"id":"a","name":"echo","arguments":"{not json"},{"id":"b","name":"fail","arguments":{}},{"id":"c","name":"teleport","arguments":{}}]})"
-                      "\n"
-                      R"({"content":"done","tool_calls":[{"id":"d","name":"task_done"}]})"
-                      "\n",
-                      R"(["echo", "fail", "task_done"])"));
+  Runtime rt(
+      dir,
+      scriptedConfig(
+          dir,
+          R"({"tool_calls":[{"id":"a","name":"echo","arguments":"{not json"},{"id":"b","name":"fail","arguments":{}},{"id":"c","name":"teleport","arguments":{}}]})"
+          "\n"
+          R"({"content":"done","tool_calls":[{"id":"d","name":"task_done"}]})"
+          "\n",
+          R"(["echo", "fail", "task_done"])"));
   TaskSpec spec;
   spec.task = "try things";
   auto t = rt.submit(spec);
@@ -251,13 +260,15 @@ TEST(AgentLoop, MaxStepsEndsTheTaskAsFailed) {
 
 TEST(AgentLoop, EventLogHoldsEverythingBeforeTheTaskWaitsForTheModel) {
   std::string dir = freshDir("agent-log-wait");
-  Runtime rt(dir, scriptedConfig(
-                      dir,
-                      R"({"content":"echoing","tool_calls":[{"id":"c1","name":"echo","arguments":{"text":"x"}}]})"
-                      "\n"
-                      R"({"content":"slow answer","delay_ms":20000})"
-                      "\n",
-                      R"(["echo"])"));
+  Runtime rt(
+      dir,
+      scriptedConfig(
+          dir,
+          R"({"content":"echoing","tool_calls":[{"id":"c1","name":"echo","arguments":{"text":"x"}}]})"
+          "\n"
+          R"({"content":"slow answer","delay_ms":20000})"
+          "\n",
+          R"(["echo"])"));
   TaskSpec spec;
   spec.task = "wait";
   spec.working_dir = dir;
@@ -277,8 +288,8 @@ TEST(AgentLoop, EventLogHoldsEverythingBeforeTheTaskWaitsForTheModel) {
     }
     return out;
   };
-  const std::vector<std::string> want = {"task_start", "model_request", "model_response",
-                                         "tool_call",  "tool_result",   "step_end",
+  const std::vector<std::string> want = {"task_start",   "model_request", "model_response",
+                                         "tool_call",    "tool_result",   "step_end",
                                          "model_request"};
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (types() != want && std::chrono::steady_clock::now() < deadline) {
@@ -329,14 +340,16 @@ TEST(TaskManagerRetention, KeepsOnlyTheNewestFinishedTasks) {
 
 TEST(AgentLoop, AToolThatIgnoresItsTimeoutDoesNotHoldTheTask) {
   std::string dir = freshDir("agent-tool-timeout");
-  Runtime rt(dir, scriptedConfig(
-                      dir,
-                      R"({"tool_calls":[{"id":"s","name":"sleep","arguments":{"ms":5000,"honor_cancel":false}}]})"
-                      "\n"
-                      R"({"content":"gave up on the sleep"})"
-                      "\n",
-                      R"(["sleep"])") +
-                      "tool_timeout_seconds = 1\n");
+  Runtime rt(
+      dir,
+      scriptedConfig(
+          dir,
+          R"({"tool_calls":[{"id":"s","name":"sleep","arguments":{"ms":5000,"honor_cancel":false}}]})"
+          "\n"
+          R"({"content":"gave up on the sleep"})"
+          "\n",
+          R"(["sleep"])") +
+          "tool_timeout_seconds = 1\n");
   TaskSpec spec;
   spec.task = "sleep";
   auto started = std::chrono::steady_clock::now();
@@ -360,11 +373,13 @@ TEST(AgentLoop, AToolThatIgnoresItsTimeoutDoesNotHoldTheTask) {
 
 TEST(AgentLoop, StopDuringAToolCallCancelsTheTask) {
   std::string dir = freshDir("agent");
-  Runtime rt(dir, scriptedConfig(
-                      dir,
-                      R"({"tool_calls":[{"id":"s","name":"sleep","arguments":{"ms":20000,"honor_cancel":true}}]})"
-                      "\n",
-                      R"(["sleep"])"));
+  Runtime rt(
+      dir,
+      scriptedConfig(
+          dir,
+          R"({"tool_calls":[{"id":"s","name":"sleep","arguments":{"ms":20000,"honor_cancel":true}}]})"
+          "\n",
+          R"(["sleep"])"));
   TaskSpec spec;
   spec.task = "sleep";
   auto t = rt.submit(spec);
@@ -471,16 +486,19 @@ TEST(AgentLoop, MustPatchRefusesAnEmptyPatchThenWritesIt) {
   };
   ASSERT_EQ(git({"init", "-q"}).code, 0);
   ASSERT_EQ(git({"-c", "user.email=t@example.invalid", "-c", "user.name=t", "add", "."}).code, 0);
-  ASSERT_EQ(git({"-c", "user.email=t@example.invalid", "-c", "user.name=t", "commit", "-qm",
-                 "init"})
-                .code,
-            0);
-  Runtime rt(dir, scriptedConfig(dir,
-                                 R"({"tool_calls":[{"id":"1","name":"task_done"}]})"
-                                 "\n"
-                                 R"({"delay_ms":400,"content":"patched","tool_calls":[{"id":"2","name":"task_done"}]})"
-                                 "\n",
-                                 R"(["task_done"])"));
+  ASSERT_EQ(
+      git({"-c", "user.email=t@example.invalid", "-c", "user.name=t", "commit", "-qm", "init"})
+          .code,
+      0);
+  Runtime rt(
+      dir,
+      scriptedConfig(
+          dir,
+          R"({"tool_calls":[{"id":"1","name":"task_done"}]})"
+          "\n"
+          R"({"delay_ms":400,"content":"patched","tool_calls":[{"id":"2","name":"task_done"}]})"
+          "\n",
+          R"(["task_done"])"));
   TaskSpec spec;
   spec.task = "change main.txt";
   spec.working_dir = repo;
@@ -506,8 +524,10 @@ TEST(AgentLoop, MustPatchRefusesAnEmptyPatchThenWritesIt) {
 }
 
 std::string serverConfig(const testing::FakeModelServer& server, const std::string& type) {
-  return "[plugins.good]\npath = \"" + kFixtures + "/good_cpp.so\"\n"
-         "[model_providers.fake]\ntype = \"" + type + "\"\nbase_url = \"" +
+  return "[plugins.good]\npath = \"" + kFixtures +
+         "/good_cpp.so\"\n"
+         "[model_providers.fake]\ntype = \"" +
+         type + "\"\nbase_url = \"" +
          (type == "openai" ? server.openAiBase() : server.anthropicBase()) +
          "\"\napi_key = \"test-key\"\nmax_attempts = 1\n"
          "[models.m]\nprovider = \"fake\"\nmodel = \"fake-model\"\n"

@@ -3,10 +3,10 @@
 // untouched ones are left alone, agents are added and removed, a bad edit changes nothing.
 #include "agent/daemon.h"
 
-#include <utility>
-#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
+#include <boost/asio/io_context.hpp>
+#include <utility>
 
 #include <atomic>
 #include <filesystem>
@@ -28,8 +28,11 @@ const std::string kFixtures = AGENTD_FIXTURE_DIR;
 std::string config(const std::string& good_so, const std::string& agents) {
   return "[reload]\ndebounce_ms = 20\npoll_interval_seconds = 0\n"
          "[plugins]\ndrain_timeout_ms = 5000\n"
-         "[plugins.good]\npath = \"" + good_so + "\"\n"
-         "[plugins.sleeper]\npath = \"" + kFixtures + "/sleeper.so\"\n" + agents;
+         "[plugins.good]\npath = \"" +
+         good_so +
+         "\"\n"
+         "[plugins.sleeper]\npath = \"" +
+         kFixtures + "/sleeper.so\"\n" + agents;
 }
 
 const std::string kAgents =

@@ -47,43 +47,43 @@ TEST(Config, EveryErrorAtOnceWithFileLineColumnKeyAndExpectation) {
   std::string dir = freshDir("cfg");
   std::string f = dir + "/agentd.toml";
   writeFile(f,
-            "[server]\n"                                    // 1
-            "listen = \"localhost\"\n"                      // 2
-            "shutdown_grace_seconds = -1\n"                 // 3
-            "colour = \"blue\"\n"                           // 4
-            "[logging]\n"                                   // 5
-            "level = \"loud\"\n"                            // 6
-            "[plugins]\n"                                   // 7
-            "workers = \"eight\"\n"                         // 8
-            "[model_providers.p]\n"                         // 9
-            "type = \"openai\"\n"                           // 10
-            "api_key = \"${AGENTD_TEST_UNSET_KEY}\"\n"      // 11
-            "[models.m]\n"                                  // 12
-            "provider = \"nope\"\n"                         // 13
-            "model = \"x\"\n"                               // 14
-            "temperature = 3.5\n"                           // 15
-            "fallback = [\"m\", \"ghost\"]\n"               // 16
-            "[agents.a]\n"                                  // 17
-            "model = \"missing\"\n"                         // 18
-            "mcp_servers = [\"none\"]\n"                    // 19
-            "[mcp.servers.s]\n"                             // 20
-            "command = \"x\"\n"                             // 21
-            "url = \"http://127.0.0.1:1/mcp\"\n");          // 22
+            "[server]\n"                                // 1
+            "listen = \"localhost\"\n"                  // 2
+            "shutdown_grace_seconds = -1\n"             // 3
+            "colour = \"blue\"\n"                       // 4
+            "[logging]\n"                               // 5
+            "level = \"loud\"\n"                        // 6
+            "[plugins]\n"                               // 7
+            "workers = \"eight\"\n"                     // 8
+            "[model_providers.p]\n"                     // 9
+            "type = \"openai\"\n"                       // 10
+            "api_key = \"${AGENTD_TEST_UNSET_KEY}\"\n"  // 11
+            "[models.m]\n"                              // 12
+            "provider = \"nope\"\n"                     // 13
+            "model = \"x\"\n"                           // 14
+            "temperature = 3.5\n"                       // 15
+            "fallback = [\"m\", \"ghost\"]\n"           // 16
+            "[agents.a]\n"                              // 17
+            "model = \"missing\"\n"                     // 18
+            "mcp_servers = [\"none\"]\n"                // 19
+            "[mcp.servers.s]\n"                         // 20
+            "command = \"x\"\n"                         // 21
+            "url = \"http://127.0.0.1:1/mcp\"\n");      // 22
   unsetenv("AGENTD_TEST_UNSET_KEY");
   auto lines = errorLines(f);
   const std::string p = f + ":";
   EXPECT_TRUE(contains(lines, p + "2:10: server.listen: expected HOST:PORT")) << dump(lines);
   EXPECT_TRUE(contains(lines, p + "3:26: server.shutdown_grace_seconds: expected an integer in "
-                              "[0, 3600], found -1"))
+                                  "[0, 3600], found -1"))
       << dump(lines);
   EXPECT_TRUE(contains(lines, p + "4:1: server.colour: unknown key")) << dump(lines);
   EXPECT_TRUE(contains(lines, p + "6:9: logging.level: expected one of debug, info, warn, "
-                              "error, found \"loud\""))
+                                  "error, found \"loud\""))
       << dump(lines);
   EXPECT_TRUE(contains(lines, p + "8:11: plugins.workers: expected an integer, found a string"))
       << dump(lines);
   EXPECT_TRUE(contains(lines, p + "11:11: model_providers.p.api_key: environment variable "
-                              "AGENTD_TEST_UNSET_KEY is not set"))
+                                  "AGENTD_TEST_UNSET_KEY is not set"))
       << dump(lines);
   EXPECT_TRUE(contains(lines, p + "15:15: models.m.temperature: expected a number in [0, 2]"))
       << dump(lines);
@@ -125,7 +125,8 @@ TEST(Config, DanglingReferencesAreLocated) {
       << dump(lines);
   EXPECT_TRUE(contains(lines, p + "9:16: agents.a.mcp_servers[0]: no [mcp.servers.none]"))
       << dump(lines);
-  EXPECT_TRUE(contains(lines, p + "10:1: mcp.servers.s: set exactly one of command")) << dump(lines);
+  EXPECT_TRUE(contains(lines, p + "10:1: mcp.servers.s: set exactly one of command"))
+      << dump(lines);
   EXPECT_TRUE(contains(lines, p + "13:1: model_providers.r: a replay provider needs `cassette`"))
       << dump(lines);
   EXPECT_EQ(lines.size(), 7u) << dump(lines);

@@ -27,8 +27,8 @@ using namespace std::chrono_literals;
 std::string configWithSteps(int steps, int debounce_ms = 50, bool watch = true, int poll = 0) {
   return "[reload]\nwatch = " + std::string(watch ? "true" : "false") +
          "\ndebounce_ms = " + std::to_string(debounce_ms) +
-         "\npoll_interval_seconds = " + std::to_string(poll) + "\n[agents.a]\nmax_steps = " +
-         std::to_string(steps) + "\n";
+         "\npoll_interval_seconds = " + std::to_string(poll) +
+         "\n[agents.a]\nmax_steps = " + std::to_string(steps) + "\n";
 }
 
 double metric(const std::string& series) {
@@ -229,11 +229,11 @@ TEST(Reloader, InvalidEditsKeepTheOldConfigAndAreCounted) {
   Harness h(f);
   double failures = metric("agentd_config_reloads_total{result=\"failure\"}");
   const std::vector<std::string> bad = {
-      "[agents.a\n",                                       // syntax
-      "[agents.a]\nmax_steps = \"ten\"\n",                 // type
-      "[agents.a]\nmax_steps = 0\n",                       // range
-      "[agents.a]\nmax_stepz = 3\n",                       // unknown key
-      "[agents.a]\nmodel = \"ghost\"\n",                   // dangling reference
+      "[agents.a\n",                        // syntax
+      "[agents.a]\nmax_steps = \"ten\"\n",  // type
+      "[agents.a]\nmax_steps = 0\n",        // range
+      "[agents.a]\nmax_stepz = 3\n",        // unknown key
+      "[agents.a]\nmodel = \"ghost\"\n",    // dangling reference
       "[model_providers.p]\ntype = \"openai\"\napi_key = \"${AGENTD_NOT_SET_ANYWHERE}\"\n",
   };
   for (size_t i = 0; i < bad.size(); ++i) {

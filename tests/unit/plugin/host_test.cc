@@ -147,8 +147,9 @@ TEST_F(HostTest, RejectsDuplicatePluginAndToolNames) {
 
   // keep_going loads what it can.
   errors.clear();
-  EXPECT_TRUE(host_.apply({spec("good_cpp"), spec("dup_tool"), spec("wrong_major")}, &errors,
-                          /*keep_going=*/true)
+  EXPECT_TRUE(host_
+                  .apply({spec("good_cpp"), spec("dup_tool"), spec("wrong_major")}, &errors,
+                         /*keep_going=*/true)
                   .isOk());
   EXPECT_EQ(errors.size(), 2u);
   EXPECT_EQ(host_.current()->plugins().size(), 1u);
@@ -211,8 +212,7 @@ TEST_F(HostTest, ConfigIsValidatedAgainstThePluginSchema) {
   errors.clear();
   EXPECT_FALSE(host_.apply({spec("good_cpp", R"({"greting":"typo"})")}, &errors).isOk());
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_NE(errors[0].message.find("additionalProperties"), std::string::npos)
-      << errors[0].message;
+  EXPECT_NE(errors[0].message.find("additionalProperties"), std::string::npos) << errors[0].message;
 
   // A live instance is not reconfigured with an invalid config either.
   ASSERT_TRUE(host_.apply({spec("good_cpp", R"({"greeting":"ok"})")}).isOk());

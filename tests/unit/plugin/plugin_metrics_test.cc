@@ -19,10 +19,9 @@ TEST(PluginMetrics, NamingRules) {
   EXPECT_FALSE(definePluginMetric(PluginMetricType::kGauge, "config_x", "h", {}).ok())
       << "host prefix";
   EXPECT_FALSE(definePluginMetric(PluginMetricType::kGauge, "plugins_loaded", "h", {}).ok());
-  EXPECT_FALSE(
-      definePluginMetric(PluginMetricType::kGauge, "t_g", "h", {"a", "b", "c", "d", "e", "f", "g",
-                                                                "h", "i"})
-          .ok());
+  EXPECT_FALSE(definePluginMetric(PluginMetricType::kGauge, "t_g", "h",
+                                  {"a", "b", "c", "d", "e", "f", "g", "h", "i"})
+                   .ok());
   EXPECT_FALSE(definePluginMetric(PluginMetricType::kHistogram, "t_h", "h", {"le"}).ok());
 }
 

@@ -135,7 +135,8 @@ TEST_F(RunnerTest, CooperativePluginSeesCancellation) {
   CallContext child;
   child.cancel = std::make_shared<CancelState>(task);
   std::promise<ToolResult> stopped;
-  runner_.runAsync("wait_cancel", "{}", child, 10000ms, [&](ToolResult x) { stopped.set_value(x); });
+  runner_.runAsync("wait_cancel", "{}", child, 10000ms,
+                   [&](ToolResult x) { stopped.set_value(x); });
   std::this_thread::sleep_for(20ms);
   task->cancel();
   auto f2 = stopped.get_future();

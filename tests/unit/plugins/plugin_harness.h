@@ -222,8 +222,8 @@ class LoadedPlugin {
   // Creates the instance; on failure returns the status and leaves the reason in lastError().
   agentd_status create(std::string_view config_json = "{}",
                        const agentd_host_api* api = fakeHostApi()) {
-    return descriptor_->create(api, reinterpret_cast<agentd_host*>(&host_),
-                               view(config_json), &instance_);
+    return descriptor_->create(api, reinterpret_cast<agentd_host*>(&host_), view(config_json),
+                               &instance_);
   }
   std::string lastError() const { return descriptor_->last_error(instance_); }
 

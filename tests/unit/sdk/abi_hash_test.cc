@@ -11,7 +11,7 @@ namespace {
 
 // sha256sum sdk/include/agentd/plugin.h
 constexpr const char* kPluginHeaderSha256 =
-    "bbee4fb52ed74c5bc00cb4e809e8a109a8d6f447ed32870a6510520934c1c906";
+    "784e8372d47e540635308751be6b76521a96be0f7de6af67f1ae633ae1fafd86";
 
 TEST(SdkAbi, HeaderHashIsPinned) {
   const std::string path = AGENTD_SOURCE_DIR "/sdk/include/agentd/plugin.h";
