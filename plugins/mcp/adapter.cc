@@ -229,6 +229,9 @@ class Adapter {
     h.up_changed = [up, name](bool is_up) { up.record(is_up ? 1 : 0, {name}); };
     h.tool_count = [tools, name](size_t n) { tools.record(static_cast<double>(n), {name}); };
     h.reconnecting = [reconnects, name] { reconnects.record(1, {name}); };
+    // The series exists from the start (at 0), so increase() and rate() alerts see the first
+    // reconnect instead of a series appearing out of nowhere.
+    reconnects.record(0, {name});
     h.operation = [op, name](std::string_view method, double secs, bool) {
       op.record(secs, {name, method});
     };

@@ -14,13 +14,13 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <functional>
-#include <mutex>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -60,9 +60,9 @@ std::string urlEncode(const std::string& s) {
 class Agentd {
  public:
   explicit Agentd(const std::string& config_path) {
-    proc_ = std::make_unique<Subprocess>(std::vector<std::string>{
-        kAgentd, "serve", "--config", config_path, "--listen", "127.0.0.1:0", "--metrics-listen",
-        "127.0.0.1:0"});
+    proc_ = std::make_unique<Subprocess>(
+        std::vector<std::string>{kAgentd, "serve", "--config", config_path, "--listen",
+                                 "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"});
     std::string line = proc_->waitForStderr("agentd serving", 30s);
     std::smatch m;
     if (std::regex_search(line, m, std::regex("\"api\":\"([0-9.]+:[0-9]+)\""))) api_ = m[1];
@@ -207,8 +207,12 @@ std::string reloadConfig(const std::string& extra_agents, int max_steps) {
   // applies the change within the second the test allows.
   return "[server]\nshutdown_grace_seconds = 10\n"
          "[reload]\nwatch = true\ndebounce_ms = 250\npoll_interval_seconds = 60\n"
-         "[plugins.sleeper]\npath = \"" + kFixtures + "/sleeper.so\"\n"
-         "[plugins.task_done]\npath = \"" + kPlugins + "/task_done.so\"\n"
+         "[plugins.sleeper]\npath = \"" +
+         kFixtures +
+         "/sleeper.so\"\n"
+         "[plugins.task_done]\npath = \"" +
+         kPlugins +
+         "/task_done.so\"\n"
          "[model_providers.script]\ntype = \"scripted\"\nscript = \"turns.jsonl\"\n"
          "[models.m]\nprovider = \"script\"\n"
          "[agents.default]\nmodel = \"m\"\ntools = [\"sleep\", \"task_done\"]\nmax_steps = " +
@@ -243,10 +247,12 @@ TEST(ConfigMapReload, KubeletSwapAppliesLiveWithATaskInFlight) {
   std::string dir = freshDir("configmap");
   ConfigMapVolume volume(dir);
   // One key is the config, another the model's script, as one ConfigMap would carry them.
-  const std::string turns =
-      R"({"tool_calls":[{"id":"c1","name":"sleep","arguments":{"ms":3000}}]})" "\n"
-      R"({"tool_calls":[{"id":"c2","name":"task_done","arguments":{}}]})" "\n"
-      R"({"content":"done"})" "\n";
+  const std::string turns = R"({"tool_calls":[{"id":"c1","name":"sleep","arguments":{"ms":3000}}]})"
+                            "\n"
+                            R"({"tool_calls":[{"id":"c2","name":"task_done","arguments":{}}]})"
+                            "\n"
+                            R"({"content":"done"})"
+                            "\n";
   const std::string v1 = reloadConfig("", 10);
   volume.write({{"agentd.toml", v1}, {"turns.jsonl", turns}});
   ASSERT_TRUE(fs::is_symlink(dir + "/agentd.toml"));
@@ -262,7 +268,8 @@ TEST(ConfigMapReload, KubeletSwapAppliesLiveWithATaskInFlight) {
   std::this_thread::sleep_for(300ms);  // the sleep tool is now in its 3 s call
 
   // Update 1: a new agent and a changed setting of the busy one.
-  const std::string v2 = reloadConfig("[agents.reviewer]\nmodel = \"m\"\ntools = [\"task_done\"]\n", 12);
+  const std::string v2 =
+      reloadConfig("[agents.reviewer]\nmodel = \"m\"\ntools = [\"task_done\"]\n", 12);
   volume.write({{"agentd.toml", v2}, {"turns.jsonl", turns}});
   auto took = waitAgent(a, "reviewer", true, 5s);
   ASSERT_GE(took.count(), 0) << "the ConfigMap update was not applied\n" << a.proc().stderrText();
@@ -280,7 +287,8 @@ TEST(ConfigMapReload, KubeletSwapAppliesLiveWithATaskInFlight) {
   EXPECT_NE(m.find("agentd_config_last_reload_successful 1"), std::string::npos);
   std::string log = a.proc().stderrText();
   EXPECT_NE(log.find(R"("msg":"configuration reloaded","trigger":"file change)"), std::string::npos)
-      << "not applied by the directory watch:\n" << log;
+      << "not applied by the directory watch:\n"
+      << log;
 
   // The task started before the update finishes, on the snapshot it started with.
   EXPECT_EQ(a.waitState(id, {"completed", "failed", "cancelled", "interrupted"}, 20s), "completed")
@@ -307,7 +315,8 @@ TEST(ConfigMapReload, KubeletSwapAppliesLiveWithATaskInFlight) {
 // ---------------------------------------------------------------- agentd with everything on
 
 // A config exercising models (a retried 503, the cache, tokens), plugins, the MCP adapter with
-// a real stdio MCP server and one that never starts (so reconnects are counted), and a task that calls a plugin tool and an MCP tool.
+// a real stdio MCP server and one that never starts (so reconnects are counted), and a task that
+// calls a plugin tool and an MCP tool.
 struct FullAgentd {
   std::string dir;
   std::unique_ptr<Agentd> agentd;
@@ -316,25 +325,36 @@ struct FullAgentd {
   FullAgentd() {
     dir = freshDir("k8s-full");
     writeFile(dir + "/turns.jsonl",
-              R"({"error":{"http_status":503,"message":"overloaded"}})" "\n"
+              R"({"error":{"http_status":503,"message":"overloaded"}})"
+              "\n"
               R"({"tool_calls":[{"id":"c1","name":"sleep","arguments":{"ms":20}},)"
               R"({"id":"c2","name":"echo__echo","arguments":{"text":"hi"}}],)"
-              R"("usage":{"input_tokens":40,"output_tokens":9}})" "\n"
+              R"("usage":{"input_tokens":40,"output_tokens":9}})"
+              "\n"
               R"({"tool_calls":[{"id":"c3","name":"task_done","arguments":{}}],)"
-              R"("usage":{"input_tokens":60,"output_tokens":4}})" "\n"
-              R"({"content":"done","usage":{"input_tokens":70,"output_tokens":2}})" "\n");
+              R"("usage":{"input_tokens":60,"output_tokens":4}})"
+              "\n"
+              R"({"content":"done","usage":{"input_tokens":70,"output_tokens":2}})"
+              "\n");
     writeFile(dir + "/agentd.toml",
               "[server]\nshutdown_grace_seconds = 5\n"
-              "[plugins.sleeper]\npath = \"" + kFixtures + "/sleeper.so\"\n"
-              "[plugins.task_done]\npath = \"" + kPlugins + "/task_done.so\"\n"
-              "[plugins.mcp]\npath = \"" + kPlugins + "/mcp.so\"\n"
-              "config = { servers = { echo = { command = \"" AGENTD_PYTHON3 "\", args = [\"" +
-                  kSource + "/tests/integration/k8s/mcp_echo_server.py\"] }, "
-              "  broken = { command = \"/bin/false\" } } }\n"
-              "[model_providers.script]\ntype = \"scripted\"\nscript = \"turns.jsonl\"\n"
-              "[models.m]\nprovider = \"script\"\ncache = true\n"
-              "[agents.default]\nmodel = \"m\"\nmax_steps = 6\n"
-              "tools = [\"sleep\", \"task_done\", \"echo__echo\"]\n");
+              "[plugins.sleeper]\npath = \"" +
+                  kFixtures +
+                  "/sleeper.so\"\n"
+                  "[plugins.task_done]\npath = \"" +
+                  kPlugins +
+                  "/task_done.so\"\n"
+                  "[plugins.mcp]\npath = \"" +
+                  kPlugins +
+                  "/mcp.so\"\n"
+                  "config = { servers = { echo = { command = \"" AGENTD_PYTHON3 "\", args = [\"" +
+                  kSource +
+                  "/tests/integration/k8s/mcp_echo_server.py\"] }, "
+                  "  broken = { command = \"/bin/false\" } } }\n"
+                  "[model_providers.script]\ntype = \"scripted\"\nscript = \"turns.jsonl\"\n"
+                  "[models.m]\nprovider = \"script\"\ncache = true\n"
+                  "[agents.default]\nmodel = \"m\"\nmax_steps = 6\n"
+                  "tools = [\"sleep\", \"task_done\", \"echo__echo\"]\n");
     agentd = std::make_unique<Agentd>(dir + "/agentd.toml");
     if (!agentd->ok()) return;
     std::string id = agentd->run("use the tools");
@@ -378,30 +398,37 @@ std::set<std::string> mentionedNames(const std::string& text) {
 TEST(Metrics, EveryNameTheDashboardAndAlertsUseExists) {
   FullAgentd full;
   ASSERT_TRUE(full.ok()) << full.why();
-  // Let the MCP adapter and the reload settle their series.
-  std::this_thread::sleep_for(200ms);
-  std::set<std::string> exposed = exposedNames(full.agentd->metrics());
+  // The series the alerts need to fire at all (not just the names): the MCP gauge per server,
+  // the state enum, the error-rate counter by status.
+  const std::vector<std::string> needed = {
+      "agentd_mcp_server_up{server=\"echo\"} 1", "agentd_mcp_tools{server=\"echo\"} 1",
+      "agentd_mcp_client_operation_duration_seconds_count{method=\"tools/call\",server=\"echo\"} 1",
+      "agentd_llm_retries_total{provider=\"script\",reason=\"503\"} 1",
+      "agentd_agent_state{agent=\"default\",state=\"ready\"} 1"};
+  // The MCP adapter and the task settle their series on their own threads: wait (bounded).
+  std::string m;
+  auto deadline = std::chrono::steady_clock::now() + 15s;
+  for (;;) {
+    m = full.agentd->metrics();
+    bool all = true;
+    for (const auto& n : needed) all = all && m.find(n) != std::string::npos;
+    if (all || std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  std::set<std::string> exposed = exposedNames(m);
   ASSERT_TRUE(exposed.count("agentd_build_info"));
 
-  for (const char* file : {"deploy/k8s/prometheusrule.yaml", "deploy/grafana/agentd-dashboard.json"}) {
+  for (const char* file :
+       {"deploy/k8s/prometheusrule.yaml", "deploy/grafana/agentd-dashboard.json"}) {
     std::set<std::string> used = mentionedNames(readText(kSource + "/" + file));
     EXPECT_GE(used.size(), std::string(file).find("dashboard") != std::string::npos ? 20u : 9u)
         << file << " names suspiciously few metrics";
     for (const auto& name : used) {
-      EXPECT_TRUE(exposed.count(name)) << file << " uses " << name
-                                       << ", which agentd does not export";
+      EXPECT_TRUE(exposed.count(name))
+          << file << " uses " << name << ", which agentd does not export";
     }
   }
-  // The series the alerts need to fire at all (not just the names): the MCP gauge per server,
-  // the state enum, the error-rate counter by status.
-  std::string m = full.agentd->metrics();
-  EXPECT_NE(m.find("agentd_mcp_server_up{server=\"echo\"} 1"), std::string::npos) << m;
-  EXPECT_NE(m.find("agentd_mcp_tools{server=\"echo\"} 1"), std::string::npos) << m;
-  EXPECT_NE(m.find("agentd_mcp_client_operation_duration_seconds_count{method=\"tools/call\",server=\"echo\"} 1"),
-            std::string::npos) << m;
-  EXPECT_NE(m.find("agentd_llm_retries_total{provider=\"script\",reason=\"503\"} 1"),
-            std::string::npos) << m;
-  EXPECT_NE(m.find("agentd_agent_state{agent=\"default\",state=\"ready\"} 1"), std::string::npos);
+  for (const auto& n : needed) EXPECT_NE(m.find(n), std::string::npos) << n << "\n" << m;
 }
 
 TEST(Metrics, PromtoolChecksTheLiveExposition) {
@@ -442,8 +469,8 @@ class Prometheus {
       int port = freePort();
       proc_ = std::make_unique<Subprocess>(std::vector<std::string>{
           AGENTD_PROMETHEUS, "--config.file=" + dir + "/prometheus.yml",
-          "--storage.tsdb.path=" + dir + "/data", "--web.listen-address=127.0.0.1:" +
-          std::to_string(port), "--log.level=info"});
+          "--storage.tsdb.path=" + dir + "/data",
+          "--web.listen-address=127.0.0.1:" + std::to_string(port), "--log.level=info"});
       if (!proc_->waitForStderr("Server is ready to receive web requests", 60s).empty()) {
         url_ = "http://127.0.0.1:" + std::to_string(port);
       } else {
@@ -496,17 +523,21 @@ TEST(Prometheus, ScrapesAgentdLoadsTheAlertsAndAnswersTheDashboard) {
   std::string dir = freshDir("prometheus");
 
   // The alert rules, from the PrometheusRule (the one source).
-  RunResult rules = run({AGENTD_NODE, kSource + "/tests/k8s/check.mjs", "rules",
-                         dir + "/agentd-rules.yaml"}, 60s);
+  RunResult rules = run(
+      {AGENTD_NODE, kSource + "/tests/k8s/check.mjs", "rules", dir + "/agentd-rules.yaml"}, 60s);
   ASSERT_EQ(rules.code, 0) << rules.output;
 
   Prometheus prom(dir,
                   "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
                   "  evaluation_interval: 1s\n"
-                  "rule_files:\n  - " + dir + "/agentd-rules.yaml\n"
-                  "scrape_configs:\n  - job_name: agentd\n    static_configs:\n"
-                  "      - targets: ['" + full.agentd->metricsAddress() + "']\n"
-                  "        labels:\n          namespace: agentd-test\n");
+                  "rule_files:\n  - " +
+                      dir +
+                      "/agentd-rules.yaml\n"
+                      "scrape_configs:\n  - job_name: agentd\n    static_configs:\n"
+                      "      - targets: ['" +
+                      full.agentd->metricsAddress() +
+                      "']\n"
+                      "        labels:\n          namespace: agentd-test\n");
   ASSERT_TRUE(prom.ok()) << prom.log();
 
   // Bounded wait for the first successful scrape.
@@ -554,8 +585,8 @@ TEST(Prometheus, ScrapesAgentdLoadsTheAlertsAndAnswersTheDashboard) {
   // the rates, returns data — except those that are empty on a healthy agentd by design.
   std::this_thread::sleep_for(2500ms);
   const std::set<std::string> empty_when_healthy = {
-      "Agents not ready",                 // `> 0` over the not-ready states
-      "Plugin load failures by reason",   // no failure series: every plugin loaded
+      "Agents not ready",                // `> 0` over the not-ready states
+      "Plugin load failures by reason",  // no failure series: every plugin loaded
   };
   auto dash = json::parse(readText(kSource + "/deploy/grafana/agentd-dashboard.json"));
   ASSERT_TRUE(dash.ok());
@@ -573,8 +604,8 @@ TEST(Prometheus, ScrapesAgentdLoadsTheAlertsAndAnswersTheDashboard) {
         rapidjson::Document r = prom.query(expr);
         ++queries;
         ASSERT_TRUE(r.HasMember("status")) << expr;
-        EXPECT_STREQ(r["status"].GetString(), "success")
-            << title << ": " << expr << "\n" << json::write(r);
+        EXPECT_STREQ(r["status"].GetString(), "success") << title << ": " << expr << "\n"
+                                                         << json::write(r);
         bool has_data = r.HasMember("data") && !r["data"]["result"].Empty();
         if (!empty_when_healthy.count(title)) {
           EXPECT_TRUE(has_data) << title << ": no data for " << expr;
