@@ -106,13 +106,19 @@ void BM_RawCurlEasy(benchmark::State& state) {
 }
 BENCHMARK(BM_RawCurlEasy)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
-// The transport alone: HttpClient (multi handle on its event thread), body collected, no JSON.
-void BM_HttpClient(benchmark::State& state) {
-  auto client = HttpClient::create().value();
+// The request of the transport rows: the encoded body, posted with the headers a provider sends.
+HttpRequest transportRequest() {
   HttpRequest req;
   req.url = g_server->openAiBase() + "/chat/completions";
   req.body = body(false);
   req.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer bench-key"}};
+  return req;
+}
+
+// The transport alone: HttpClient (multi handle on its event thread), body collected, no JSON.
+void BM_HttpClient(benchmark::State& state) {
+  auto client = HttpClient::create().value();
+  HttpRequest req = transportRequest();
   double cpu = cpuSeconds();
   for (auto _ : state) {
     std::promise<HttpResult> p;
@@ -138,10 +144,7 @@ void BM_HttpClientOnIo(benchmark::State& state) {
   auto client = HttpClient::create(options).value();
   boost::asio::io_context io;
   agentd::agent::driveOnIo(io, client->loop());
-  HttpRequest req;
-  req.url = g_server->openAiBase() + "/chat/completions";
-  req.body = body(false);
-  req.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer bench-key"}};
+  HttpRequest req = transportRequest();
   double cpu = cpuSeconds();
   for (auto _ : state) {
     bool done = false;

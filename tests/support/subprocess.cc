@@ -1,5 +1,6 @@
 #include "support/subprocess.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -199,6 +200,15 @@ std::string freshDir(const std::string& tag) {
   std::filesystem::create_directories(dir);
   createdDirs().push_back(dir.string());
   return dir.string();
+}
+
+int threadCount() {
+  int n = 0;
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+    closedir(d);
+  }
+  return n;
 }
 
 }  // namespace agentd::testing

@@ -51,5 +51,7 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
 void writeFile(const std::string& path, const std::string& text);
 // A fresh directory under the build tree's tests/tmp, removed when the process exits.
 std::string freshDir(const std::string& tag);
+// Threads of this process now (entries of /proc/self/task).
+int threadCount();
 
 }  // namespace agentd::testing

@@ -3,7 +3,6 @@
 #include "llm/http_client.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -18,6 +17,7 @@ namespace agentd::llm {
 namespace {
 
 using agentd::testing::FakeModelServer;
+using agentd::testing::threadCount;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
@@ -45,15 +45,6 @@ HttpResult perform(HttpClient& c, HttpRequest req, HttpCallbacks cb = {}) {
     return {};
   }
   return f.get();
-}
-
-int threadCount() {
-  int n = 0;
-  if (DIR* d = opendir("/proc/self/task")) {
-    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
-    closedir(d);
-  }
-  return n;
 }
 
 class HttpClientTest : public ::testing::Test {

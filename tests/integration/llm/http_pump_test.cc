@@ -2,7 +2,6 @@
 // model server: transfers and timers complete on the io thread, the client adds no thread, work
 // started from another thread still arrives, a first-byte timeout fires through the pump's timer,
 // and destroying the client (or an LlmClient with a call in flight) ends the pump.
-#include <dirent.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -22,17 +21,9 @@ namespace {
 
 namespace asio = boost::asio;
 using agentd::testing::FakeModelServer;
+using agentd::testing::threadCount;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-int threadCount() {
-  int n = 0;
-  if (DIR* d = opendir("/proc/self/task")) {
-    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
-    closedir(d);
-  }
-  return n;
-}
 
 HttpRequest post(const FakeModelServer& s, std::vector<std::pair<std::string, std::string>> h) {
   HttpRequest r;

@@ -1,16 +1,17 @@
 // Retry, backoff, Retry-After, streaming rules, circuit breaker, fallback, cache, cancellation and
 // concurrency, all against injected faults of the fake server; attempts are counted server-side.
-#include <dirent.h>
 #include <gtest/gtest.h>
 
 #include <future>
 #include <thread>
 
 #include "integration/llm/llm_fixture.h"
+#include "support/subprocess.h"
 
 namespace agentd::llm {
 namespace {
 
+using agentd::testing::threadCount;
 using namespace std::chrono_literals;
 using testutil::metric;
 using testutil::userRequest;
@@ -362,15 +363,6 @@ TEST_F(ResilienceTest, CallTimeoutCoversRetries) {
   auto r = c->chat("m", userRequest("x"), o);
   EXPECT_EQ(r.status().code(), Status::Code::kDeadlineExceeded);
   EXPECT_LT(Clock::now() - start, 1500ms);
-}
-
-int threadCount() {
-  int n = 0;
-  if (DIR* d = opendir("/proc/self/task")) {
-    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
-    closedir(d);
-  }
-  return n;
 }
 
 TEST_F(ResilienceTest, TwoHundredStreamingCallsShareOneEventThread) {
