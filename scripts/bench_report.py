@@ -404,7 +404,7 @@ CAUSES = {
     "agent_step": "A step runs on one thread now; what remains is about 0.1 ms of agentd CPU "
                   "per step (JSON of the growing conversation, events, curl's transfer set-up) "
                   "and a model round trip that is slower inside agentd than in the floor's tight "
-                  "loop although the model client alone is within about 25 µs of raw libcurl; "
+                  "loop although the model client alone is within 20-45 µs of raw libcurl; "
                   "see the agent loop section.",
     "agent_vs_peer_cold": "agentd's own per-step cost (above) keeps the ratio down; the peer "
                           "pays Node's start and JIT warm-up in every fresh process.",
