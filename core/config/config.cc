@@ -177,11 +177,14 @@ bool checkString(const std::string& v, const StringOpts& o, std::string* expecte
   return true;
 }
 
-void writeStringListSchema(JsonWriter& w, const char* desc) {
+namespace {
+// {"type": type, element_key: {"type": "string"}, "description": desc}
+void writeStringsSchema(JsonWriter& w, const char* type, const char* element_key,
+                        const char* desc) {
   w.StartObject();
   w.Key("type");
-  w.String("array");
-  w.Key("items");
+  w.String(type);
+  w.Key(element_key);
   w.StartObject();
   w.Key("type");
   w.String("string");
@@ -190,19 +193,14 @@ void writeStringListSchema(JsonWriter& w, const char* desc) {
   w.String(desc);
   w.EndObject();
 }
+}  // namespace
+
+void writeStringListSchema(JsonWriter& w, const char* desc) {
+  writeStringsSchema(w, "array", "items", desc);
+}
 
 void writeStringMapSchema(JsonWriter& w, const char* desc) {
-  w.StartObject();
-  w.Key("type");
-  w.String("object");
-  w.Key("additionalProperties");
-  w.StartObject();
-  w.Key("type");
-  w.String("string");
-  w.EndObject();
-  w.Key("description");
-  w.String(desc);
-  w.EndObject();
+  writeStringsSchema(w, "object", "additionalProperties", desc);
 }
 
 void writeStringSchema(JsonWriter& w, const StringOpts& o, const char* desc) {
