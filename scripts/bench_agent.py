@@ -208,9 +208,10 @@ class AgentdServe:
         self.drain.join(timeout=10)
 
 
-def write_config(path, build, port, tmp):
-    with open(path, "w") as f:
-        f.write(f"""[logging]
+def noop_agent_config(build, tmp, base_url, headers, max_steps, server="", agent_extra=""):
+    """agentd.toml of the benchmarks: one agent on the fake model server (OpenAI API) with the
+    fixture plugin's tool `noop`; headers is a TOML inline table's body."""
+    return f"""{server}[logging]
 level = "warn"
 [reload]
 watch = false
@@ -219,18 +220,26 @@ poll_interval_seconds = 0
 path = "{build}/tests/fixtures/plugins/good_cpp.so"
 [model_providers.fake]
 type = "openai"
-base_url = "http://127.0.0.1:{port}/v1"
+base_url = "{base_url}"
 api_key = "k"
-headers = {{ "x-fake-key" = "${{BENCH_FAKE_KEY:-default}}", "x-fake-tool-turns" = "{STEPS}" }}
+headers = {{ {headers} }}
 [models.m]
 provider = "fake"
 model = "fake-model"
 [agents.default]
 model = "m"
-max_steps = {STEPS + 5}
+max_steps = {max_steps}
 tools = ["noop"]
 working_dir = "{tmp}/ws"
-""")
+{agent_extra}"""
+
+
+def write_config(path, build, port, tmp):
+    with open(path, "w") as f:
+        f.write(noop_agent_config(
+            build, tmp, f"http://127.0.0.1:{port}/v1",
+            f'"x-fake-key" = "${{BENCH_FAKE_KEY:-default}}", "x-fake-tool-turns" = "{STEPS}"',
+            STEPS + 5))
 
 
 def summary(runs, floors, warm_loops, warm_floor):

@@ -39,7 +39,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_agent import attempts, start_fake_server, stop  # noqa: E402
+from bench_agent import attempts, noop_agent_config, start_fake_server, stop  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -89,32 +89,13 @@ API_RE = r'"api":"(127\.0\.0\.1:\d+)"'
 
 def burst_config(path, build, tmp, tasks):
     with open(path, "w") as f:
-        f.write(f"""[server]
-max_concurrent_tasks = {tasks}
-max_queued_tasks = {2 * tasks}
-shutdown_grace_seconds = 1
-[logging]
-level = "warn"
-[reload]
-watch = false
-poll_interval_seconds = 0
-[plugins.good]
-path = "{build}/tests/fixtures/plugins/good_cpp.so"
-[model_providers.fake]
-type = "openai"
-base_url = "${{BENCH_MODEL_URL}}"
-api_key = "k"
-headers = {{ "x-fake-key" = "${{BENCH_FAKE_KEY:-burst}}", "x-fake-tool-turns" = "1", "x-fake-latency-ms" = "50" }}
-[models.m]
-provider = "fake"
-model = "fake-model"
-[agents.default]
-model = "m"
-max_steps = 5
-tools = ["noop"]
-concurrency = {tasks}
-working_dir = "{tmp}/ws"
-""")
+        f.write(noop_agent_config(
+            build, tmp, "${BENCH_MODEL_URL}",
+            '"x-fake-key" = "${BENCH_FAKE_KEY:-burst}", "x-fake-tool-turns" = "1", '
+            '"x-fake-latency-ms" = "50"', 5,
+            server=f"[server]\nmax_concurrent_tasks = {tasks}\nmax_queued_tasks = {2 * tasks}\n"
+                   "shutdown_grace_seconds = 1\n",
+            agent_extra=f"concurrency = {tasks}\n"))
 
 
 def agentd_burst(build, config, model_url, tasks, key="burst"):
