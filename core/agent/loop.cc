@@ -109,6 +109,7 @@ struct ToolJob {
   std::string call_id;
   std::string name;
   std::string arguments;
+  bool runs_inline = false;  // AGENTD_TOOL_INLINE: no wait, no timeout timer
 };
 
 // How long after its timeout a tool call that has not returned is given up on.
@@ -178,7 +179,7 @@ auto asyncTools(plugin::ToolRunner& runner, std::vector<ToolJob> jobs, std::shar
           // timeout (a cooperative plugin reports its own timeout first) the call counts as
           // timed out and its late result is dropped; its worker finishes in the background.
           std::shared_ptr<asio::steady_timer> timer;
-          if (!runner.runsInline(jobs[i].name)) {
+          if (!jobs[i].runs_inline) {
             timer = std::make_shared<asio::steady_timer>(ex, timeout + kToolTimeoutGrace);
             timer->async_wait([report, i, since, timeout,
                                name = jobs[i].name](const boost::system::error_code& ec) {
@@ -498,14 +499,14 @@ class Run {
       std::string args;
       rejected[i] = rejectCall(c, p_, &args);
       if (!rejected[i]) {
-        jobs.push_back({c.id, c.name, args});
+        jobs.push_back({c.id, c.name, args, env_.tools->runsInline(c.name)});
         job_index.push_back(i);
       }
     }
     if (rec_) {
       // A call that may block is a wait: the events so far reach the log first.
       for (const auto& j : jobs) {
-        if (!env_.tools->runsInline(j.name)) {
+        if (!j.runs_inline) {
           rec_->flush();
           break;
         }
