@@ -16,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -86,11 +87,15 @@ struct ChatOutcome {
   std::optional<Result<llm::ChatResponse>> result;
 };
 
+// on_sent runs on the task's thread after the request has been handed to the client (with
+// the pump on that thread, after it has been sent).
 template <class Token>
 auto asyncChat(llm::LlmClient& client, const std::string& model, llm::ChatRequest req,
-               llm::CallOptions opts, std::shared_ptr<Task> task, Token&& token) {
+               llm::CallOptions opts, std::shared_ptr<Task> task, std::function<void()> on_sent,
+               Token&& token) {
   return asio::async_initiate<Token, void(ChatOutcome)>(
-      [&client, model, req = std::move(req), opts = std::move(opts), task](auto handler) mutable {
+      [&client, model, req = std::move(req), opts = std::move(opts), task,
+       on_sent = std::move(on_sent)](auto handler) mutable {
         auto ex = asio::get_associated_executor(handler);
         auto h = std::make_shared<std::decay_t<decltype(handler)>>(std::move(handler));
         llm::CallHandle call = client.chatAsync(
@@ -101,6 +106,7 @@ auto asyncChat(llm::LlmClient& client, const std::string& model, llm::ChatReques
               asio::post(ex, [h, o = std::move(o)]() mutable { std::move (*h)(std::move(o)); });
             });
         task->setCancelHook([call]() mutable { call.cancel(); });
+        if (on_sent) asio::post(ex, std::move(on_sent));
       },
       token);
 }
@@ -380,7 +386,7 @@ class Run {
     Status st = plan(*task_, &p_);
     const TaskSpec& spec = task_->spec();
     if (!spec.trajectory_file.empty()) {
-      rec_ = std::make_unique<TrajectoryRecorder>(resolve(spec.trajectory_file), spec.task,
+      rec_ = std::make_shared<TrajectoryRecorder>(resolve(spec.trajectory_file), spec.task,
                                                   p_.provider, p_.model, p_.max_steps);
       Status opened = rec_->open();
       if (!opened.isOk()) {
@@ -420,6 +426,8 @@ class Run {
   // One model call and the tool calls it asks for. Returns true when the task ended.
   awaitable<bool> step(int step) {
     auto step_start = Clock::now();
+    // Until the next request is on its way, events wait (Task::holdEvents).
+    task_->holdEvents();
     std::string tool_list;
     for (const auto& n : p_.tool_names) tool_list += (tool_list.empty() ? "\"" : ",\"") + n + "\"";
     task_->emit(
@@ -449,10 +457,15 @@ class Run {
         task->emit(EventType::kModelDelta, step, std::move(data));
       };
     const size_t sent = messages_.size();
-    if (rec_) rec_->flush();  // the task waits now: the events so far reach the log
+    // Once the request is sent, the task waits: the held events go out and reach the log.
+    auto on_sent = [task = task_, rec = rec_] {
+      task->releaseEvents();
+      if (rec) rec->flush();
+    };
     auto t0 = Clock::now();
     ChatOutcome out = co_await asyncChat(*task_->snapshot()->llm, p_.model, std::move(req),
-                                         std::move(opts), task_, use_awaitable);
+                                         std::move(opts), task_, on_sent, use_awaitable);
+    task_->holdEvents();
     task_->setCancelHook(nullptr);
     double latency = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     Result<llm::ChatResponse>& res = *out.result;
@@ -503,14 +516,12 @@ class Run {
         job_index.push_back(i);
       }
     }
-    if (rec_) {
-      // A call that may block is a wait: the events so far reach the log first.
-      for (const auto& j : jobs) {
-        if (!j.runs_inline) {
-          rec_->flush();
-          break;
-        }
-      }
+    // A call that may block is a wait: the events so far go out and reach the log first.
+    bool waits =
+        std::any_of(jobs.begin(), jobs.end(), [](const ToolJob& j) { return !j.runs_inline; });
+    if (waits) {
+      task_->releaseEvents();
+      if (rec_) rec_->flush();
     }
     std::vector<plugin::ToolResult> results(r.tool_calls.size());
     std::vector<double> durations(r.tool_calls.size(), 0);
@@ -531,6 +542,7 @@ class Run {
         durations[job_index[j]] = o.duration_ms[0];
       }
     }
+    if (waits) task_->holdEvents();
     if (task_->stopRequested()) {
       stopped();
       co_return true;
@@ -629,6 +641,7 @@ class Run {
   void finish(TaskState state, const std::string& final_result, const std::string& error) {
     if (finished_) return;
     finished_ = true;
+    task_->releaseEvents();
     double exec = std::chrono::duration<double>(Clock::now() - started_).count();
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.6f", exec);
@@ -663,7 +676,7 @@ class Run {
   RunEnv env_;
   Plan p_;
   std::vector<llm::Message> messages_;
-  std::unique_ptr<TrajectoryRecorder> rec_;
+  std::shared_ptr<TrajectoryRecorder> rec_;
   uint64_t token_ = 0;
   Clock::time_point started_;
   int steps_ = 0;

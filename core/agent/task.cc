@@ -81,7 +81,7 @@ void Task::finish(TaskState s, std::string final_result, std::string error) {
 const Event Task::emit(EventType type, int step, std::string data) {
   std::lock_guard<std::mutex> order(emit_mu_);
   Event e;
-  std::vector<Subscriber> subs;
+  std::shared_ptr<const std::vector<Subscriber>> subs;
   {
     std::lock_guard<std::mutex> lock(mu_);
     e.seq = next_seq_++;
@@ -92,11 +92,37 @@ const Event Task::emit(EventType type, int step, std::string data) {
     e.data = std::move(data);
     bool keep = type != EventType::kModelDelta || deltas_kept_++ < kMaxDeltasKept;
     if (keep) events_.push_back(e);
-    subs.reserve(subscribers_.size());
-    for (const auto& [token, fn] : subscribers_) subs.push_back(fn);
+    if (held_) {
+      pending_.push_back(e);
+      return e;
+    }
+    delivered_ = e.seq;
+    subs = delivery_;
   }
-  for (const auto& fn : subs) fn(e);
+  for (const auto& fn : *subs) fn(e);
   return e;
+}
+
+void Task::holdEvents() {
+  std::lock_guard<std::mutex> lock(mu_);
+  held_ = true;
+}
+
+void Task::releaseEvents() {
+  std::lock_guard<std::mutex> order(emit_mu_);
+  std::vector<Event> pending;
+  std::shared_ptr<const std::vector<Subscriber>> subs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ = false;
+    if (pending_.empty()) return;
+    pending.swap(pending_);
+    delivered_ = pending.back().seq;
+    subs = delivery_;
+  }
+  for (const auto& e : pending) {
+    for (const auto& fn : *subs) fn(e);
+  }
 }
 
 std::vector<Event> Task::eventsAfter(uint64_t after) const {
@@ -114,17 +140,26 @@ uint64_t Task::subscribe(uint64_t after, Subscriber fn, std::vector<Event>* back
   std::lock_guard<std::mutex> lock(mu_);
   if (backlog != nullptr) {
     for (const auto& e : events_) {
-      if (e.seq > after) backlog->push_back(e);
+      if (e.seq > after && e.seq <= delivered_) backlog->push_back(e);
     }
   }
   uint64_t token = next_token_++;
   subscribers_[token] = std::move(fn);
+  rebuildDelivery();
   return token;
 }
 
 void Task::unsubscribe(uint64_t token) {
   std::lock_guard<std::mutex> lock(mu_);
   subscribers_.erase(token);
+  rebuildDelivery();
+}
+
+void Task::rebuildDelivery() {
+  auto subs = std::make_shared<std::vector<Subscriber>>();
+  subs->reserve(subscribers_.size());
+  for (const auto& [token, fn] : subscribers_) subs->push_back(fn);
+  delivery_ = std::move(subs);
 }
 
 std::string Task::messagesJson() const {

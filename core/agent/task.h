@@ -56,11 +56,19 @@ class Task {
   std::string error() const;
   void finish(TaskState s, std::string final_result, std::string error);
 
-  // Appends an event (numbering it) and hands it to every subscriber, in order.
+  // Appends an event (numbering and timestamping it) and hands it to every subscriber, in
+  // order. While events are held, the hand-over waits for releaseEvents().
   const Event emit(EventType type, int step, std::string data);
+  // The loop holds events while it turns a model answer into its next request and releases
+  // them once that request is on its way, so subscribers (progress lines, the event log, SSE)
+  // do their work while the model does. Held events keep their order, numbers and times; a
+  // subscriber that joins meanwhile gets them live, not in its backlog. Idempotent.
+  void holdEvents();
+  void releaseEvents();
   // Events with seq > after (model deltas beyond the retention bound are not kept).
   std::vector<Event> eventsAfter(uint64_t after) const;
-  // Subscribes; backlog receives the retained events with seq > after. Returns a token.
+  // Subscribes; backlog receives the retained events with seq > after that subscribers have
+  // been given. Returns a token.
   uint64_t subscribe(uint64_t after, Subscriber fn, std::vector<Event>* backlog);
   void unsubscribe(uint64_t token);
 
@@ -88,12 +96,19 @@ class Task {
   std::vector<Event> events_;
   size_t deltas_kept_ = 0;
   std::map<uint64_t, Subscriber> subscribers_;
+  // What emit() hands events to: rebuilt on (un)subscribe, so an event copies no Subscriber.
+  std::shared_ptr<const std::vector<Subscriber>> delivery_ =
+      std::make_shared<const std::vector<Subscriber>>();
   uint64_t next_token_ = 1;
+  bool held_ = false;
+  std::vector<Event> pending_;  // held events, in order
+  uint64_t delivered_ = 0;      // highest seq handed to subscribers
   std::shared_ptr<const std::vector<llm::Message>> messages_;
   std::atomic<bool> stop_{false}, interrupted_{false};
   std::function<void()> cancel_hook_;
   std::shared_ptr<plugin::CancelState> tool_cancel_ = std::make_shared<plugin::CancelState>();
-  std::mutex emit_mu_;  // serializes delivery so subscribers see events in order
+  std::mutex emit_mu_;     // serializes delivery so subscribers see events in order
+  void rebuildDelivery();  // under mu_
 };
 
 double nowSeconds();

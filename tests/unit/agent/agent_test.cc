@@ -302,6 +302,36 @@ TEST(AgentLoop, EventLogHoldsEverythingBeforeTheTaskWaitsForTheModel) {
   EXPECT_EQ(types().back(), "end");
 }
 
+TEST(TaskEvents, HeldEventsReachSubscribersInOrderOnRelease) {
+  Task task("t-held", TaskSpec{}, nullptr);
+  std::vector<uint64_t> first, second;
+  task.subscribe(
+      0, [&](const Event& e) { first.push_back(e.seq); }, nullptr);
+  task.emit(EventType::kTaskStart, 0, "{}");
+  ASSERT_EQ(first, (std::vector<uint64_t>{1}));
+
+  task.holdEvents();
+  Event held = task.emit(EventType::kModelResponse, 1, "{}");
+  task.emit(EventType::kToolCall, 1, "{}");
+  EXPECT_EQ(first, (std::vector<uint64_t>{1})) << "held events are not handed over yet";
+  EXPECT_EQ(task.eventsAfter(0).size(), 3u) << "but they are recorded, numbered and timed";
+  // A subscriber joining now gets what was handed over as its backlog, the rest live.
+  std::vector<Event> backlog;
+  task.subscribe(
+      0, [&](const Event& e) { second.push_back(e.seq); }, &backlog);
+  ASSERT_EQ(backlog.size(), 1u);
+  EXPECT_EQ(backlog[0].seq, 1u);
+
+  task.releaseEvents();
+  EXPECT_EQ(first, (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(second, (std::vector<uint64_t>{2, 3}));
+  EXPECT_EQ(task.eventsAfter(1)[0].time, held.time);
+  task.releaseEvents();                     // idempotent
+  task.emit(EventType::kStepEnd, 1, "{}");  // no longer held
+  EXPECT_EQ(first, (std::vector<uint64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(second, (std::vector<uint64_t>{2, 3, 4}));
+}
+
 TEST(TaskManagerRetention, KeepsOnlyTheNewestFinishedTasks) {
   std::string dir = freshDir("agent-keep");
   Runtime rt(dir, scriptedConfig(dir,
