@@ -141,7 +141,7 @@ class Progress {
 // Everything one CLI task needs, loaded once.
 struct Session {
   // Runs the tasks and drives the model client (declared first: it outlives the client).
-  asio::io_context io;
+  asio::io_context io{1};  // one thread runs it: posts from that thread skip the reactor wake-up
   std::shared_ptr<const config::Config> config;
   std::string state_dir;
   std::unique_ptr<plugin::PluginHost> host;
