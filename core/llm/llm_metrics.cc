@@ -1,10 +1,15 @@
 #include "llm/llm_metrics.h"
 
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 
 #include "observability/metrics.h"
+#include "observability/series_cache.h"
 
 namespace agentd::llm::metrics {
 namespace {
@@ -42,21 +47,38 @@ Families& families() {
   return f;
 }
 
+std::string key(std::initializer_list<std::string_view> parts) {
+  std::string k;
+  for (std::string_view p : parts) {
+    k.append(p);
+    k.push_back('\x1f');
+  }
+  return k;
+}
+
 }  // namespace
 
 void observeOperation(const std::string& provider, const std::string& model,
                       const std::string& status, double seconds) {
-  families()
-      .duration
-      .Add({{"provider", provider}, {"model", model}, {"status", status}},
-           agentd::metrics::durationBuckets())
+  static agentd::metrics::SeriesCache<prometheus::Histogram> cache(families().duration);
+  cache
+      .get(
+          key({provider, model, status}),
+          [&]() -> prometheus::Labels {
+            return {{"provider", provider}, {"model", model}, {"status", status}};
+          },
+          agentd::metrics::durationBuckets())
       .Observe(seconds);
 }
 
 void addTokens(const std::string& provider, const std::string& model, const Usage& usage) {
-  auto& f = families().tokens;
+  static agentd::metrics::SeriesCache<prometheus::Counter> cache(families().tokens);
   auto add = [&](const char* type, int64_t n) {
-    f.Add({{"provider", provider}, {"model", model}, {"type", type}})
+    cache
+        .get(key({provider, model, type}),
+             [&]() -> prometheus::Labels {
+               return {{"provider", provider}, {"model", model}, {"type", type}};
+             })
         .Increment(static_cast<double>(n > 0 ? n : 0));
   };
   add("input", usage.input_tokens);

@@ -10,6 +10,7 @@
 
 #include "observability/log.h"
 #include "observability/metrics.h"
+#include "observability/series_cache.h"
 
 namespace agentd::plugin {
 
@@ -36,8 +37,22 @@ void recordCall(const std::string& tool, const ToolResult& r, double seconds) {
                        : r.status == AGENTD_ECANCELED ? "cancelled"
                        : r.status == AGENTD_ENOTFOUND ? "not_found"
                                                       : "error";
-  calls.Add({{"tool", tool}, {"result", result}}).Increment();
-  duration.Add({{"tool", tool}}, metrics::durationBuckets()).Observe(seconds);
+  static metrics::SeriesCache<prometheus::Counter> call_series(calls);
+  static metrics::SeriesCache<prometheus::Histogram> duration_series(duration);
+  call_series
+      .get(tool + '\x1f' + result,
+           [&]() -> prometheus::Labels {
+             return {{"tool", tool}, {"result", result}};
+           })
+      .Increment();
+  duration_series
+      .get(
+          tool,
+          [&]() -> prometheus::Labels {
+            return {{"tool", tool}};
+          },
+          metrics::durationBuckets())
+      .Observe(seconds);
 }
 
 double since(std::chrono::steady_clock::time_point t) {
