@@ -17,7 +17,6 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "observability/log.h"
 
@@ -370,6 +369,8 @@ class HttpClient::Impl {
     // cleartext HTTP/1.1 cannot multiplex, so waiting would only serialise connection setup.
     if (t->req.url.rfind("https://", 0) == 0) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_NOPROXY, noProxyList().c_str());
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &Impl::onCloseSocket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
     Transfer* raw = t.get();
     uint64_t id = t->id;
     transfers_.emplace(id, std::move(t));
@@ -487,27 +488,41 @@ class HttpClient::Impl {
     return len;
   }
 
+  // A socket curl stops watching stays registered ("parked"): it is most often a keep-alive
+  // connection the next request asks for again, with the same events, at no epoll_ctl. A parked
+  // socket that turns ready (the peer closed it) is deregistered then, and curl's own closing of
+  // a socket (onCloseSocket) forgets it, so a reused descriptor number is registered afresh.
   static int onSocket(CURL*, curl_socket_t s, int what, void* userp, void*) {
     auto* self = static_cast<Impl*>(userp);
+    auto it = self->sockets_.find(s);
     if (what == CURL_POLL_REMOVE) {
-      if (self->sockets_.erase(s)) epoll_ctl(self->epfd_, EPOLL_CTL_DEL, s, nullptr);
+      if (it != self->sockets_.end()) it->second.parked = true;
       return 0;
     }
     epoll_event ev{};
     ev.data.fd = s;
     if (what & CURL_POLL_IN) ev.events |= EPOLLIN;
     if (what & CURL_POLL_OUT) ev.events |= EPOLLOUT;
-    if (self->sockets_.count(s)) {
+    if (it != self->sockets_.end()) {
+      it->second.parked = false;
+      if (it->second.events == ev.events) return 0;
+      it->second.events = ev.events;
       if (epoll_ctl(self->epfd_, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT) {
         epoll_ctl(self->epfd_, EPOLL_CTL_ADD, s, &ev);
       }
     } else {
-      self->sockets_.insert(s);
+      self->sockets_.emplace(s, Registration{ev.events, false});
       if (epoll_ctl(self->epfd_, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST) {
         epoll_ctl(self->epfd_, EPOLL_CTL_MOD, s, &ev);
       }
     }
     return 0;
+  }
+
+  static int onCloseSocket(void* userp, curl_socket_t s) {
+    auto* self = static_cast<Impl*>(userp);
+    self->sockets_.erase(s);  // closing it removes it from the epoll set
+    return close(s);
   }
 
   static int onTimer(CURLM*, long timeout_ms, void* userp) {
@@ -612,6 +627,12 @@ class HttpClient::Impl {
         continue;
       }
       if (loop_ && fd == loop_->closefd_) continue;
+      auto parked = sockets_.find(fd);
+      if (parked != sockets_.end() && parked->second.parked) {
+        epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+        sockets_.erase(parked);
+        continue;
+      }
       int flags = 0;
       if (events[i].events & EPOLLIN) flags |= CURL_CSELECT_IN;
       if (events[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
@@ -662,7 +683,11 @@ class HttpClient::Impl {
   bool curl_deadline_valid_ = false;
   Clock::time_point curl_deadline_;
   std::unordered_map<uint64_t, std::shared_ptr<Transfer>> transfers_;
-  std::unordered_set<int> sockets_;
+  struct Registration {
+    uint32_t events = 0;  // what epfd_ watches it for
+    bool parked = false;  // curl does not watch it now (see onSocket)
+  };
+  std::unordered_map<int, Registration> sockets_;
   std::multimap<Clock::time_point, uint64_t> timer_order_;
   std::unordered_map<uint64_t, Timer> timers_;
   std::vector<CURL*> free_easy_;

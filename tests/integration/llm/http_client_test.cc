@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -69,6 +70,104 @@ TEST_F(HttpClientTest, KeepAliveReusesOneConnection) {
     EXPECT_EQ(r.new_connections, i == 0 ? 1 : 0) << "request " << i;
   }
   EXPECT_EQ(client_->connectionsOpened(), 1u);
+}
+
+// A one-connection-at-a-time HTTP/1.1 server whose answers say how each connection ends: the
+// first is "Connection: close" (curl closes that socket itself), the second keeps the
+// connection open and the server closes it 100 ms later (the idle socket turns readable), the
+// rest stay open.
+class ClosingServer {
+ public:
+  ClosingServer() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd_, 8) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      return;
+    }
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~ClosingServer() {
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    if (thread_.joinable()) thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/x"; }
+
+ private:
+  void serve() {
+    int answered = 0;
+    while (answered < 3) {
+      int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) return;
+      timeval tv{10, 0};
+      setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      std::string in;
+      char buf[4096];
+      while (answered < 3) {
+        size_t end = in.find("\r\n\r\n");
+        if (end == std::string::npos) {
+          ssize_t n = recv(c, buf, sizeof buf, 0);
+          if (n <= 0) break;
+          in.append(buf, static_cast<size_t>(n));
+          continue;
+        }
+        in.erase(0, end + 4);  // GET requests: no body
+        ++answered;
+        std::string head = answered == 1 ? "Connection: close\r\n" : "";
+        std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + head + "\r\nok";
+        send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
+        if (answered == 1) break;
+        if (answered == 2) {
+          std::this_thread::sleep_for(100ms);
+          break;
+        }
+      }
+      close(c);
+    }
+  }
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+double cpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+TEST_F(HttpClientTest, ConnectionsClosedByEitherSideAreLeftCleanly) {
+  ClosingServer server;
+  HttpRequest get;
+  get.url = server.url();
+  get.method = "GET";
+  get.first_byte_timeout = 5s;
+  get.total_timeout = 10s;
+  // 1: the server says Connection: close; curl closes the socket. 2: a new connection, likely
+  // on the same descriptor number, is watched afresh.
+  for (int i = 0; i < 2; ++i) {
+    HttpResult r = perform(*client_, get);
+    ASSERT_EQ(r.error, TransportError::kNone) << i << ": " << r.error_message;
+    EXPECT_EQ(r.body, "ok");
+    EXPECT_EQ(r.new_connections, 1) << i;
+  }
+  // The server closes the idle connection of request 2: the event loop must not spin on it.
+  std::this_thread::sleep_for(200ms);
+  double cpu = cpuSeconds();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_LT(cpuSeconds() - cpu, 0.1) << "the client busy-loops on a closed idle connection";
+  // 3: the dead connection is not reused.
+  HttpResult r = perform(*client_, get);
+  ASSERT_EQ(r.error, TransportError::kNone) << r.error_message;
+  EXPECT_EQ(r.body, "ok");
+  EXPECT_EQ(r.new_connections, 1);
+  EXPECT_EQ(client_->connectionsOpened(), 3u);
 }
 
 TEST_F(HttpClientTest, FirstByteTimeout) {
