@@ -17,6 +17,12 @@ one. A warm figure comes from tasks run one after another inside one long-lived 
 `agentd serve` (POST /api/run; API tasks stream the model's answer, so its floor replays its own
 streamed bodies) and the peers' scripts repeating the task in the same process.
 
+agentd's steps are also taken apart: the first step (a fresh process: connection set-up and code
+run for the first time) and the median step from the fifth on (from the event log's step_end
+durations), against the floor per request on a reused connection. And the floor is run again
+with a busy gap between a response and the next request (raw_agent_loop --gap-us), to show what
+an agent's own work between requests costs beyond itself on this machine.
+
 Usage: bench_agent.py BUILD_DIR OUT_JSON [RUNS] [--peers DIR] [--warm N]
 Without --peers (or when DIR has no node_modules) only agentd runs. Binds 127.0.0.1 only; stops
 what it starts, by PID; every wait is bounded.
@@ -72,19 +78,18 @@ def attempts(port, key):
 
 
 def wait_process(p, timeout=120):
-    """wait4 with a bound: returns (exit code, rusage); kills the process when it overruns."""
-    deadline = time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
-        if pid == p.pid:
-            p.returncode = os.waitstatus_to_exitcode(status)
-            return p.returncode, usage
-        if time.monotonic() > deadline:
-            p.kill()
-            _, status, usage = os.wait4(p.pid, 0)
-            p.returncode = os.waitstatus_to_exitcode(status)
-            raise SystemExit(f"{p.args[0]} did not finish within {timeout} s")
-        time.sleep(0.0005)
+    """wait4 with a bound: returns (exit code, rusage); kills the process when it overruns. The
+    wait blocks (a timer does the killing), so this script takes no CPU while the child runs."""
+    killer = threading.Timer(timeout, p.kill)
+    killer.start()
+    try:
+        _, status, usage = os.wait4(p.pid, 0)
+    finally:
+        killer.cancel()
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode == -signal.SIGKILL:
+        raise SystemExit(f"{p.args[0]} did not finish within {timeout} s")
+    return p.returncode, usage
 
 
 def peak_rss_cmd(build, tmp, key, cmd):
@@ -112,8 +117,16 @@ def run_agentd(build, config, tmp, key, port):
         raise SystemExit("agentd run failed")
     with open(traj) as f:
         t = json.load(f)
+    # Each step's own duration, from the event log's step_end events (a step is one model call
+    # and the tools it asks for).
+    step_ms = []
+    with open(traj[:-len(".json")] + ".events.jsonl") as f:
+        for line in f:
+            e = json.loads(line)
+            if e["type"] == "step_end":
+                step_ms.append(e["data"]["duration_ms"])
     a = attempts(port, key)
-    return {"wall_ms": wall, "loop_ms": t["execution_time"] * 1000,
+    return {"wall_ms": wall, "loop_ms": t["execution_time"] * 1000, "step_ms": step_ms,
             "steps": len(t["agent_steps"]), "requests": a["attempts"],
             "startup_ms": a["arrivals_ms"][0] - t0 * 1000, "maxrss_kib": read_peak_rss(rss_path)}
 
@@ -242,6 +255,33 @@ def write_config(path, build, port, tmp):
             STEPS + 5))
 
 
+def gap_floors(build, port, bodies_path, gaps=(0, 50, 100, 150, 200), reps=5):
+    """The floor again with a busy gap of G us between a response and the next request (an
+    agent's own work goes there): per-request time on a reused connection, in us."""
+    out = []
+    for g in gaps:
+        raw = subprocess.run([os.path.join(build, "bench/raw_agent_loop"), "--gap-us", str(g),
+                              f"http://127.0.0.1:{port}/v1/chat/completions", bodies_path,
+                              str(reps), "Authorization: Bearer k", f"x-fake-tool-turns: {STEPS}"],
+                             capture_output=True, text=True, timeout=300)
+        if raw.returncode != 0:
+            raise SystemExit(f"raw_agent_loop --gap-us {g} failed: {raw.stderr}")
+        r = json.loads(raw.stdout)
+        out.append({"gap_us": g, "per_request_us": r["median_ms"] * 1000 / r["requests"]})
+    return out
+
+
+def steady_state(runs, reused_floors):
+    """First step, and the steps from the fifth on, when the process is warm: against the floor
+    per request on a reused connection (the connection is open after the first step)."""
+    requests = runs[0]["requests"]
+    first = statistics.median(r["step_ms"][0] for r in runs)
+    later = statistics.median(statistics.median(r["step_ms"][4:]) for r in runs)
+    floor = statistics.median(reused_floors) / requests
+    return {"first_step_ms": first, "steady_step_ms": later, "floor_per_request_ms": floor,
+            "steady_overhead_per_step_ms": later - floor}
+
+
 def summary(runs, floors, warm_loops, warm_floor):
     loop = statistics.median(r["loop_ms"] for r in runs)
     requests = runs[0]["requests"]
@@ -303,10 +343,13 @@ def main():
         # process keeps its connection: its floor reuses one.
         floors = {n: [] for n in bodies}
         warm_floors = {n: [] for n in bodies}
+        reused_floors = []
         warm = {n: [] for n in results}
         for i in range(args.runs):
             results["agentd"].append(run_agentd(build, config, tmp, f"agentd-{i}", port))
-            floors["agentd"].append(floor_ms(build, port, bodies["agentd"])[0])
+            fresh, reused = floor_ms(build, port, bodies["agentd"])
+            floors["agentd"].append(fresh)
+            reused_floors.append(reused)
             for _ in range(args.warm):
                 warm["agentd"].append(serve.task())
             warm_floors["agentd_serve"].append(floor_ms(build, port, bodies["agentd_serve"])[1])
@@ -319,6 +362,7 @@ def main():
                 if args.warm:
                     warm[name] += run_peer(build, tmp, node, path, port, f"{name}-warm-{i}",
                                            args.warm)["warm_loop_ms"]
+        gaps = gap_floors(build, port, bodies["agentd"])
     finally:
         if serve is not None:
             serve.close()
@@ -326,6 +370,8 @@ def main():
     agentd = summary(results["agentd"], floors["agentd"], warm["agentd"],
                      statistics.median(warm_floors["agentd_serve"]))
     agentd["steps"] = results["agentd"][0]["steps"]
+    agentd.update(steady_state(results["agentd"], reused_floors))
+    agentd["gap_floors"] = gaps
     out = {
         # The keys of the first version of this benchmark (BENCHMARKS.md's agent section).
         "steps": agentd["requests"],

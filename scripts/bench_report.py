@@ -257,6 +257,15 @@ def agent_table(out_dir):
             row("floor for the warm figures", "warm_floor_ms", fmt_ms, False),
             row("**overhead per step**, warm process", "warm_overhead_per_step_ms", fmt_step),
         ]
+    if "steady_step_ms" in a:
+        lines += [
+            row("agentd's first step, one task per process (median)", "first_step_ms", fmt_step,
+                False),
+            row("agentd's steps from the fifth on (median)", "steady_step_ms", fmt_step, False),
+            row("floor per request, reused connection", "floor_per_request_ms", fmt_step, False),
+            row("**overhead per step from the fifth step on**", "steady_overhead_per_step_ms",
+                fmt_step, False),
+        ]
     lines += [
         row("start-up: process start to the first model request", "startup_ms", fmt_ms),
         row("whole process, start to exit", "wall_ms", fmt_ms),
@@ -282,6 +291,14 @@ def agent_table(out_dir):
     node = next((v.get("node") for _, v in peers if v.get("node")), None)
     note = [f"\nPeers ran on Node {node}. Ratios are peer / agentd (how many times more)."] \
         if node else []
+    if a.get("gap_floors"):
+        base = a["gap_floors"][0]["per_request_us"]
+        note += ["", "The floor with a busy gap between a response and the next request "
+                 "(`raw_agent_loop --gap-us`, same bodies, reused connection):", "",
+                 "| gap | per request | beyond the gap itself |", "|---|---|---|"]
+        for g in a["gap_floors"]:
+            extra = g["per_request_us"] - base - g["gap_us"]
+            note.append(f"| {g['gap_us']} us | {g['per_request_us']:.0f} us | {extra:+.0f} us |")
     return load_note() + "\n".join(lines + note + goals)
 
 

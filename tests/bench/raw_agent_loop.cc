@@ -1,14 +1,18 @@
 // The floor for the agent loop: the exact request bodies an agent sent to the fake model server
 // in one run, posted again in order by a bare libcurl easy loop that does nothing else.
-// Usage: raw_agent_loop URL BODIES_JSON RUNS [HEADER...]. BODIES_JSON holds a JSON array of
-// request bodies (strings). Prints JSON with the median wall time of one whole conversation on a
-// reused connection (median_ms) and on a connection of its own (fresh_median_ms).
+// Usage: raw_agent_loop [--gap-us N] URL BODIES_JSON RUNS [HEADER...]. BODIES_JSON holds a JSON
+// array of request bodies (strings). Prints JSON with the median wall time of one whole
+// conversation on a reused connection (median_ms) and on a connection of its own
+// (fresh_median_ms). --gap-us N spins N microseconds between a response and the next request,
+// standing in for an agent's own work there, to show what such a gap costs beyond itself.
 #include <curl/curl.h>
 #include <rapidjson/document.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -21,8 +25,14 @@ size_t discard(char*, size_t size, size_t n, void*) { return size * n; }
 }  // namespace
 
 int main(int argc, char** argv) {
+  long gap_us = 0;
+  if (argc >= 3 && std::strcmp(argv[1], "--gap-us") == 0) {
+    gap_us = std::atol(argv[2]);
+    argc -= 2;
+    argv += 2;
+  }
   if (argc < 4) {
-    std::fprintf(stderr, "usage: raw_agent_loop URL BODIES_JSON RUNS [HEADER...]\n");
+    std::fprintf(stderr, "usage: raw_agent_loop [--gap-us N] URL BODIES_JSON RUNS [HEADER...]\n");
     return 2;
   }
   std::string url = argv[1];
@@ -51,7 +61,13 @@ int main(int argc, char** argv) {
   };
   auto conversation = [&](CURL* c) {
     auto t0 = std::chrono::steady_clock::now();
-    for (const auto& body : bodies) {
+    for (size_t i = 0; i < bodies.size(); ++i) {
+      const std::string& body = bodies[i];
+      if (i > 0 && gap_us > 0) {
+        auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(gap_us);
+        while (std::chrono::steady_clock::now() < until) {
+        }
+      }
       curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
       curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
       if (curl_easy_perform(c) != CURLE_OK) return -1.0;
