@@ -31,6 +31,9 @@ struct Event {
   double time = 0;  // seconds since the epoch
   std::string task_id;
   std::string data;  // a JSON object with the type-specific fields
+  // Set on a delivered event when another one follows at once (Task::releaseEvents hands over
+  // a batch): a subscriber that writes somewhere may flush at the last one. Not serialized.
+  bool more = false;
 
   // {"seq":..,"type":..,"task_id":..,"step":..,"time":..,"data":{...}}
   std::string toJson() const;

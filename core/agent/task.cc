@@ -120,8 +120,9 @@ void Task::releaseEvents() {
     delivered_ = pending.back().seq;
     subs = delivery_;
   }
-  for (const auto& e : pending) {
-    for (const auto& fn : *subs) fn(e);
+  for (size_t i = 0; i < pending.size(); ++i) {
+    pending[i].more = i + 1 < pending.size();
+    for (const auto& fn : *subs) fn(pending[i]);
   }
 }
 

@@ -64,6 +64,7 @@ class Progress {
       case agent::EventType::kError:
         break;
       default:
+        if (!e.more) flushIfPrinted();
         return;
     }
     auto doc = json::parse(e.data);
@@ -112,7 +113,9 @@ class Progress {
       default:
         break;
     }
-    std::fflush(stdout);
+    // A batch of events (Task::releaseEvents) reaches the terminal in one write.
+    printed_ = e.more;
+    if (!e.more) std::fflush(stdout);
   }
 
  private:
@@ -134,7 +137,15 @@ class Progress {
     return s.size() > n ? s.substr(0, n) + "..." : s;
   }
 
+  void flushIfPrinted() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!printed_) return;
+    printed_ = false;
+    std::fflush(stdout);
+  }
+
   bool color_;
+  bool printed_ = false;  // written to stdout since the last flush (under mu_)
   std::mutex mu_;
 };
 

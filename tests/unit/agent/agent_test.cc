@@ -305,8 +305,14 @@ TEST(AgentLoop, EventLogHoldsEverythingBeforeTheTaskWaitsForTheModel) {
 TEST(TaskEvents, HeldEventsReachSubscribersInOrderOnRelease) {
   Task task("t-held", TaskSpec{}, nullptr);
   std::vector<uint64_t> first, second;
+  std::vector<bool> more;
   task.subscribe(
-      0, [&](const Event& e) { first.push_back(e.seq); }, nullptr);
+      0,
+      [&](const Event& e) {
+        first.push_back(e.seq);
+        more.push_back(e.more);
+      },
+      nullptr);
   task.emit(EventType::kTaskStart, 0, "{}");
   ASSERT_EQ(first, (std::vector<uint64_t>{1}));
 
@@ -325,6 +331,8 @@ TEST(TaskEvents, HeldEventsReachSubscribersInOrderOnRelease) {
   task.releaseEvents();
   EXPECT_EQ(first, (std::vector<uint64_t>{1, 2, 3}));
   EXPECT_EQ(second, (std::vector<uint64_t>{2, 3}));
+  // Within a released batch, every event but the last says that more follow.
+  EXPECT_EQ(more, (std::vector<bool>{false, true, false}));
   EXPECT_EQ(task.eventsAfter(1)[0].time, held.time);
   task.releaseEvents();                     // idempotent
   task.emit(EventType::kStepEnd, 1, "{}");  // no longer held
