@@ -42,7 +42,8 @@ timeout 300 "$out/llm_concurrency_bench" --mode=client --stream=1 --calls=1000 -
 # frameworks (@openai/agents, the Vercel `ai` SDK, on Node 22 from npm), each beside a bare
 # libcurl loop posting its own request bodies; per-step overhead, peak RSS, start-up.
 bash "$AGENTD_ROOT/tests/bench/peers/install.sh"
-build agentd raw_agent_loop peak_rss agentd_fixture_plugins
+build agentd raw_agent_loop peak_rss agentd_fixture_plugins machine_costs
+timeout 120 "$BUILD_DIR/bench/machine_costs" > "$out/machine_costs.json"
 timeout 1800 python3 "$AGENTD_ROOT/scripts/bench_agent.py" "$BUILD_DIR" "$out/agent.json" 30 \
   --peers "$AGENTD_ROOT/tests/bench/peers"
 

@@ -291,6 +291,15 @@ def agent_table(out_dir):
     node = next((v.get("node") for _, v in peers if v.get("node")), None)
     note = [f"\nPeers ran on Node {node}. Ratios are peer / agentd (how many times more)."] \
         if node else []
+    costs = os.path.join(out_dir, "machine_costs.json")
+    if os.path.exists(costs):
+        c = read_json(out_dir, "machine_costs.json")
+        idle = c["wake_other_cpu_after_idle_us"]
+        note += ["", "What this machine charges (`tests/bench/machine_costs.c`, medians): a system "
+                 f"call {c['syscall_us']:.1f} us, a page fault {c['page_fault_us']:.1f} us, "
+                 f"waking a thread on the same CPU {c['wake_same_cpu_us']:.1f} us and on the other "
+                 f"CPU {c['wake_other_cpu_us']:.1f} us; on the other CPU after it was idle for "
+                 + ", ".join(f"{k} us: {v:.0f} us" for k, v in idle.items()) + "."]
     if a.get("gap_floors"):
         base = a["gap_floors"][0]["per_request_us"]
         note += ["", "The floor with a busy gap between a response and the next request "

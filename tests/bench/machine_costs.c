@@ -1,0 +1,167 @@
+// What this machine charges for the things an agent step does many times, so that per-step
+// figures can be read against it: a system call, a page fault (first touch of an anonymous
+// page), and waking a thread blocked on a pipe, from the same CPU and from the other CPU (a
+// request and its answer each wake the other side), the latter also after the other CPU has
+// been idle for a while (how long a step's own work leaves a model server waiting). Prints one
+// JSON object, times in microseconds (medians). Every loop is bounded; threads are joined.
+// Usage: machine_costs
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { kRounds = 5, kSyscalls = 20000, kPages = 2000, kPingPongs = 2000, kWakes = 300 };
+
+static double now_us(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+static int cmp(const void* a, const void* b) {
+  double x = *(const double*)a, y = *(const double*)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(double* v) {
+  qsort(v, kRounds, sizeof *v, cmp);
+  return v[kRounds / 2];
+}
+
+static double syscall_us(void) {
+  double t = now_us();
+  for (int i = 0; i < kSyscalls; ++i) getppid();
+  return (now_us() - t) / kSyscalls;
+}
+
+static double page_fault_us(void) {
+  size_t len = (size_t)kPages * 4096;
+  char* p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return -1;
+  double t = now_us();
+  for (size_t i = 0; i < len; i += 4096) p[i] = 1;
+  double us = (now_us() - t) / kPages;
+  munmap(p, len);
+  return us;
+}
+
+struct Peer {
+  int in, out, cpu;
+};
+
+static void pin(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  sched_setaffinity(0, sizeof set, &set);
+}
+
+static void* echo(void* arg) {
+  struct Peer* p = arg;
+  pin(p->cpu);
+  char c;
+  for (int i = 0; i < kPingPongs; ++i) {
+    if (read(p->in, &c, 1) != 1 || write(p->out, &c, 1) != 1) break;
+  }
+  return NULL;
+}
+
+// One wake-up: half a round trip between two threads that block on pipes.
+static double wake_us(int my_cpu, int peer_cpu) {
+  int a[2], b[2];
+  if (pipe(a) != 0 || pipe(b) != 0) return -1;
+  struct Peer peer = {a[0], b[1], peer_cpu};
+  pthread_t t;
+  pthread_create(&t, NULL, echo, &peer);
+  pin(my_cpu);
+  char c = 'x';
+  double start = now_us();
+  int done = 0;
+  for (; done < kPingPongs; ++done) {
+    if (write(a[1], &c, 1) != 1 || read(b[0], &c, 1) != 1) break;
+  }
+  double us = (now_us() - start) / (2.0 * (done > 0 ? done : 1));
+  close(a[1]);  // the echo thread's read ends if it is still waiting
+  pthread_join(t, NULL);
+  close(a[0]);
+  close(b[0]);
+  close(b[1]);
+  return us;
+}
+
+static void* stamp_echo(void* arg) {
+  struct Peer* p = arg;
+  pin(p->cpu);
+  char c;
+  for (int i = 0; i < kWakes; ++i) {
+    if (read(p->in, &c, 1) != 1) break;
+    double t = now_us();
+    if (write(p->out, &t, sizeof t) != sizeof t) break;
+  }
+  return NULL;
+}
+
+static int cmp_n(const void* a, const void* b) { return cmp(a, b); }
+
+// Write to a thread blocked on the other CPU after that CPU has been idle for idle_us: the
+// median time from the write to the thread running.
+static double wake_after_idle_us(double idle_us) {
+  int a[2], b[2];
+  if (pipe(a) != 0 || pipe(b) != 0) return -1;
+  struct Peer peer = {a[0], b[1], 1};
+  pthread_t t;
+  pthread_create(&t, NULL, stamp_echo, &peer);
+  pin(0);
+  static double lat[kWakes];
+  int n = 0;
+  char c = 'x';
+  for (; n < kWakes; ++n) {
+    double until = now_us() + idle_us;
+    while (now_us() < until) {
+    }
+    double sent = now_us();
+    double woke;
+    if (write(a[1], &c, 1) != 1 || read(b[0], &woke, sizeof woke) != sizeof woke) break;
+    lat[n] = woke - sent;
+  }
+  close(a[1]);
+  pthread_join(t, NULL);
+  close(a[0]);
+  close(b[0]);
+  close(b[1]);
+  if (n == 0) return -1;
+  qsort(lat, (size_t)n, sizeof *lat, cmp_n);
+  return lat[n / 2];
+}
+
+int main(void) {
+  double sys[kRounds], fault[kRounds], same[kRounds], other[kRounds];
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  for (int r = 0; r < kRounds; ++r) {
+    sys[r] = syscall_us();
+    fault[r] = page_fault_us();
+    same[r] = wake_us(0, 0);
+    other[r] = cpus > 1 ? wake_us(0, 1) : -1;
+  }
+  double idle[5] = {-1, -1, -1, -1, -1};
+  const double gaps[5] = {0, 50, 100, 150, 200};
+  if (cpus > 1) {
+    for (int g = 0; g < 5; ++g) idle[g] = wake_after_idle_us(gaps[g]);
+  }
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  for (long c = 0; c < cpus && c < CPU_SETSIZE; ++c) CPU_SET(c, &all);
+  sched_setaffinity(0, sizeof all, &all);
+  printf(
+      "{\"cpus\":%ld,\"syscall_us\":%.2f,\"page_fault_us\":%.2f,\"wake_same_cpu_us\":%.1f,"
+      "\"wake_other_cpu_us\":%.1f,\"wake_other_cpu_after_idle_us\":{\"0\":%.1f,\"50\":%.1f,"
+      "\"100\":%.1f,\"150\":%.1f,\"200\":%.1f}}\n",
+      cpus, median(sys), median(fault), median(same), median(other), idle[0], idle[1], idle[2],
+      idle[3], idle[4]);
+  return 0;
+}
