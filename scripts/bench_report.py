@@ -427,11 +427,12 @@ def mcp_call_table(out_dir):
 
 # Why a goal is missed, from the analysis in the sections above (shown only while it is missed).
 CAUSES = {
-    "agent_step": "A step runs on one thread now; what remains is about 0.1 ms of agentd CPU "
-                  "per step (JSON of the growing conversation, events, curl's transfer set-up) "
-                  "and a model round trip that is slower inside agentd than in the floor's tight "
-                  "loop although the model client alone is within 20-45 µs of raw libcurl; "
-                  "see the agent loop section.",
+    "agent_step": "A fresh process pays about 1 ms in its first step (connection set-up and "
+                  "code run for the first time; a page fault costs about 10 µs here). Later "
+                  "steps: agentd's own work between an answer and the next request (about "
+                  "90 µs) leaves the server's vCPU idle long enough that waking it costs about "
+                  "67 µs instead of 10 µs, which the floor, sending at once, never pays; see the "
+                  "agent loop section.",
     "agent_vs_peer_cold": "agentd's own per-step cost (above) keeps the ratio down; the peer "
                           "pays Node's start and JIT warm-up in every fresh process.",
     "agent_vs_peer": "In a warm process Node's JIT has compiled the peer's loop; agentd's "
