@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -17,6 +18,7 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "observability/log.h"
 
@@ -369,6 +371,8 @@ class HttpClient::Impl {
     // cleartext HTTP/1.1 cannot multiplex, so waiting would only serialise connection setup.
     if (t->req.url.rfind("https://", 0) == 0) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_NOPROXY, noProxyList().c_str());
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Impl::onOpenSocket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &Impl::onCloseSocket);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
     Transfer* raw = t.get();
@@ -488,15 +492,23 @@ class HttpClient::Impl {
     return len;
   }
 
-  // A socket curl stops watching stays registered ("parked"): it is most often a keep-alive
-  // connection the next request asks for again, with the same events, at no epoll_ctl. A parked
-  // socket that turns ready (the peer closed it) is deregistered then, and curl's own closing of
-  // a socket (onCloseSocket) forgets it, so a reused descriptor number is registered afresh.
+  // A connection socket curl stops watching stays registered ("parked"): it is most often a
+  // keep-alive connection the next request asks for again, with the same events, at no
+  // epoll_ctl. A parked socket that turns ready (the peer closed it) is deregistered then.
+  // Connection sockets are the ones curl opens through onOpenSocket and closes through
+  // onCloseSocket, which deregisters and forgets them, so a reused descriptor number is
+  // registered afresh. Any other socket (the resolver's wake-up pair) is deregistered at once.
   static int onSocket(CURL*, curl_socket_t s, int what, void* userp, void*) {
     auto* self = static_cast<Impl*>(userp);
     auto it = self->sockets_.find(s);
     if (what == CURL_POLL_REMOVE) {
-      if (it != self->sockets_.end()) it->second.parked = true;
+      if (it == self->sockets_.end()) return 0;
+      if (self->connections_open_.count(s)) {
+        it->second.parked = true;
+      } else {
+        epoll_ctl(self->epfd_, EPOLL_CTL_DEL, s, nullptr);
+        self->sockets_.erase(it);
+      }
       return 0;
     }
     epoll_event ev{};
@@ -519,9 +531,18 @@ class HttpClient::Impl {
     return 0;
   }
 
+  // Close-on-exec, so that a child process (git, bash) holds no copy that would keep it open.
+  static curl_socket_t onOpenSocket(void* userp, curlsocktype, curl_sockaddr* a) {
+    auto* self = static_cast<Impl*>(userp);
+    int s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    if (s >= 0) self->connections_open_.insert(s);
+    return s >= 0 ? s : CURL_SOCKET_BAD;
+  }
+
   static int onCloseSocket(void* userp, curl_socket_t s) {
     auto* self = static_cast<Impl*>(userp);
-    self->sockets_.erase(s);  // closing it removes it from the epoll set
+    if (self->sockets_.erase(s)) epoll_ctl(self->epfd_, EPOLL_CTL_DEL, s, nullptr);
+    self->connections_open_.erase(s);
     return close(s);
   }
 
@@ -688,6 +709,7 @@ class HttpClient::Impl {
     bool parked = false;  // curl does not watch it now (see onSocket)
   };
   std::unordered_map<int, Registration> sockets_;
+  std::unordered_set<int> connections_open_;  // opened by onOpenSocket, not yet closed
   std::multimap<Clock::time_point, uint64_t> timer_order_;
   std::unordered_map<uint64_t, Timer> timers_;
   std::vector<CURL*> free_easy_;
