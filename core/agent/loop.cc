@@ -393,7 +393,7 @@ class Run {
         log::warn("no event log for task", {{"task_id", task_->id()}, {"error", opened.message()}});
       }
       token_ = task_->subscribe(
-          0, [rec = rec_.get()](const Event& e) { rec->onEvent(e); }, nullptr);
+          0, [rec = rec_](const Event& e) { rec->onEvent(e); }, nullptr);
     }
     started_ = Clock::now();
     task_->emit(EventType::kTaskStart, 0,

@@ -144,6 +144,12 @@ uint64_t Task::subscribe(uint64_t after, Subscriber fn, std::vector<Event>* back
       if (e.seq > after && e.seq <= delivered_) backlog->push_back(e);
     }
   }
+  if (after > delivered_) {
+    // Held events up to after were seen elsewhere (eventsAfter): not again, live.
+    fn = [fn = std::move(fn), after](const Event& e) {
+      if (e.seq > after) fn(e);
+    };
+  }
   uint64_t token = next_token_++;
   subscribers_[token] = std::move(fn);
   rebuildDelivery();

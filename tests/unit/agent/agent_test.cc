@@ -327,6 +327,10 @@ TEST(TaskEvents, HeldEventsReachSubscribersInOrderOnRelease) {
       0, [&](const Event& e) { second.push_back(e.seq); }, &backlog);
   ASSERT_EQ(backlog.size(), 1u);
   EXPECT_EQ(backlog[0].seq, 1u);
+  // One that already read the held events (eventsAfter) and resumes after them gets no repeat.
+  std::vector<uint64_t> third;
+  task.subscribe(
+      3, [&](const Event& e) { third.push_back(e.seq); }, nullptr);
 
   task.releaseEvents();
   EXPECT_EQ(first, (std::vector<uint64_t>{1, 2, 3}));
@@ -338,6 +342,7 @@ TEST(TaskEvents, HeldEventsReachSubscribersInOrderOnRelease) {
   task.emit(EventType::kStepEnd, 1, "{}");  // no longer held
   EXPECT_EQ(first, (std::vector<uint64_t>{1, 2, 3, 4}));
   EXPECT_EQ(second, (std::vector<uint64_t>{2, 3, 4}));
+  EXPECT_EQ(third, (std::vector<uint64_t>{4}));
 }
 
 TEST(TaskManagerRetention, KeepsOnlyTheNewestFinishedTasks) {
