@@ -43,7 +43,8 @@ timeout 300 "$out/llm_concurrency_bench" --mode=client --stream=1 --calls=1000 -
 # libcurl loop posting its own request bodies; per-step overhead, peak RSS, start-up.
 bash "$AGENTD_ROOT/tests/bench/peers/install.sh"
 build agentd raw_agent_loop peak_rss agentd_fixture_plugins machine_costs
-timeout 120 "$BUILD_DIR/bench/machine_costs" > "$out/machine_costs.json"
+timeout 120 "$BUILD_DIR/bench/machine_costs" > "$out/machine_costs.json" ||
+  { echo "machine_costs failed; its figures are left out" >&2; rm -f "$out/machine_costs.json"; }
 timeout 1800 python3 "$AGENTD_ROOT/scripts/bench_agent.py" "$BUILD_DIR" "$out/agent.json" 30 \
   --peers "$AGENTD_ROOT/tests/bench/peers"
 

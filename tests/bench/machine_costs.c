@@ -54,6 +54,8 @@ struct Peer {
   int in, out, cpu;
 };
 
+static int cpu_a = 0, cpu_b = -1;  // the first two CPUs this process may run on
+
 static void pin(int cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -77,7 +79,13 @@ static double wake_us(int my_cpu, int peer_cpu) {
   if (pipe(a) != 0 || pipe(b) != 0) return -1;
   struct Peer peer = {a[0], b[1], peer_cpu};
   pthread_t t;
-  pthread_create(&t, NULL, echo, &peer);
+  if (pthread_create(&t, NULL, echo, &peer) != 0) {
+    close(a[0]);
+    close(a[1]);
+    close(b[0]);
+    close(b[1]);
+    return -1;
+  }
   pin(my_cpu);
   char c = 'x';
   double start = now_us();
@@ -113,10 +121,16 @@ static int cmp_n(const void* a, const void* b) { return cmp(a, b); }
 static double wake_after_idle_us(double idle_us) {
   int a[2], b[2];
   if (pipe(a) != 0 || pipe(b) != 0) return -1;
-  struct Peer peer = {a[0], b[1], 1};
+  struct Peer peer = {a[0], b[1], cpu_b};
   pthread_t t;
-  pthread_create(&t, NULL, stamp_echo, &peer);
-  pin(0);
+  if (pthread_create(&t, NULL, stamp_echo, &peer) != 0) {
+    close(a[0]);
+    close(a[1]);
+    close(b[0]);
+    close(b[1]);
+    return -1;
+  }
+  pin(cpu_a);
   static double lat[kWakes];
   int n = 0;
   char c = 'x';
@@ -141,22 +155,31 @@ static double wake_after_idle_us(double idle_us) {
 
 int main(void) {
   double sys[kRounds], fault[kRounds], same[kRounds], other[kRounds];
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  cpu_set_t saved;
+  CPU_ZERO(&saved);
+  sched_getaffinity(0, sizeof saved, &saved);
+  long cpus = CPU_COUNT(&saved);
+  cpu_a = -1;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (!CPU_ISSET(c, &saved)) continue;
+    if (cpu_a < 0) {
+      cpu_a = c;
+    } else if (cpu_b < 0) {
+      cpu_b = c;
+    }
+  }
   for (int r = 0; r < kRounds; ++r) {
     sys[r] = syscall_us();
     fault[r] = page_fault_us();
-    same[r] = wake_us(0, 0);
-    other[r] = cpus > 1 ? wake_us(0, 1) : -1;
+    same[r] = wake_us(cpu_a, cpu_a);
+    other[r] = cpu_b >= 0 ? wake_us(cpu_a, cpu_b) : -1;
   }
   double idle[5] = {-1, -1, -1, -1, -1};
   const double gaps[5] = {0, 50, 100, 150, 200};
-  if (cpus > 1) {
+  if (cpu_b >= 0) {
     for (int g = 0; g < 5; ++g) idle[g] = wake_after_idle_us(gaps[g]);
   }
-  cpu_set_t all;
-  CPU_ZERO(&all);
-  for (long c = 0; c < cpus && c < CPU_SETSIZE; ++c) CPU_SET(c, &all);
-  sched_setaffinity(0, sizeof all, &all);
+  sched_setaffinity(0, sizeof saved, &saved);
   printf(
       "{\"cpus\":%ld,\"syscall_us\":%.2f,\"page_fault_us\":%.2f,\"wake_same_cpu_us\":%.1f,"
       "\"wake_other_cpu_us\":%.1f,\"wake_other_cpu_after_idle_us\":{\"0\":%.1f,\"50\":%.1f,"
