@@ -47,11 +47,13 @@ Families& families() {
   return f;
 }
 
+// Each part with its length in front, so that no two label sets share a key.
 std::string key(std::initializer_list<std::string_view> parts) {
   std::string k;
   for (std::string_view p : parts) {
+    k.append(std::to_string(p.size()));
+    k.push_back(':');
     k.append(p);
-    k.push_back('\x1f');
   }
   return k;
 }
