@@ -1,7 +1,7 @@
 #include "agent/trajectory.h"
 
+#include <rapidjson/filewritestream.h>
 #include <rapidjson/prettywriter.h>
-#include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <sys/time.h>
 
@@ -263,12 +263,22 @@ void toolResults(Writer& w, const std::vector<ToolOutcome>& results) {
 Status TrajectoryRecorder::finalize(bool success, const std::string& final_result,
                                     double execution_time,
                                     const std::vector<llm::Message>& conversation) {
-  std::string out;
+  std::error_code ec;
+  fs::path parent = fs::path(path_).parent_path();
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  // Written straight to a temporary file (a long task's trajectory repeats its conversation per
+  // step and can run to megabytes: no copy of it in memory), then renamed into place.
+  std::string tmp = path_ + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "we");
+  if (f == nullptr) {
+    return Status::ioError("cannot write " + tmp + ": " + std::strerror(errno));
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     // Indented as trae writes it (json.dump(indent=2)).
-    rapidjson::StringBuffer buf;
-    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
+    char chunk[64 * 1024];
+    rapidjson::FileWriteStream os(f, chunk, sizeof chunk);
+    rapidjson::PrettyWriter<rapidjson::FileWriteStream> w(os);
     w.SetIndent(' ', 2);
     w.StartObject();
     w.Key("task");
@@ -360,22 +370,16 @@ Status TrajectoryRecorder::finalize(bool success, const std::string& final_resul
     w.Key("execution_time");
     w.Double(execution_time);
     w.EndObject();
-    out.assign(buf.GetString(), buf.GetSize());
-    out += '\n';
+    os.Put('\n');
+    os.Flush();
     if (log_ != nullptr) std::fflush(log_);
   }
-  std::error_code ec;
-  fs::path parent = fs::path(path_).parent_path();
-  if (!parent.empty()) fs::create_directories(parent, ec);
-  std::string tmp = path_ + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "we");
-  if (f == nullptr) {
+  bool ok = !std::ferror(f) && std::fflush(f) == 0;
+  ok = std::fclose(f) == 0 && ok;
+  if (!ok) {
+    fs::remove(tmp, ec);
     return Status::ioError("cannot write " + tmp + ": " + std::strerror(errno));
   }
-  size_t n = std::fwrite(out.data(), 1, out.size(), f);
-  bool ok = n == out.size() && std::fflush(f) == 0;
-  std::fclose(f);
-  if (!ok) return Status::ioError("cannot write " + tmp);
   fs::rename(tmp, path_, ec);
   if (ec) return Status::ioError("cannot rename " + tmp + ": " + ec.message());
   return Status::ok();
