@@ -271,6 +271,24 @@ def gap_floors(build, port, bodies_path, gaps=(0, 50, 100, 150, 200), reps=5):
     return out
 
 
+def long_task(build, tmp, port, tool_calls=150, runs=3):
+    """One long task (tool_calls model turns): whole-process wall time, peak RSS and the size of
+    the trajectory, which repeats the conversation at every step."""
+    config = os.path.join(tmp, "agentd-long.toml")
+    with open(config, "w") as f:
+        f.write(noop_agent_config(
+            build, tmp, f"http://127.0.0.1:{port}/v1",
+            f'"x-fake-key" = "${{BENCH_FAKE_KEY:-default}}", "x-fake-tool-turns" = "{tool_calls}"',
+            tool_calls + 5))
+    results = [run_agentd(build, config, tmp, f"agentd-long-{i}", port) for i in range(runs)]
+    traj = os.path.join(tmp, f"t-agentd-long-{runs - 1}.json")
+    return {"requests": results[0]["requests"],
+            "wall_ms": statistics.median(r["wall_ms"] for r in results),
+            "loop_ms": statistics.median(r["loop_ms"] for r in results),
+            "peak_rss_mib": max(r["maxrss_kib"] for r in results) / 1024,
+            "trajectory_mib": os.path.getsize(traj) / (1 << 20)}
+
+
 def steady_state(runs, reused_floors):
     """First step, and the steps from the fifth on, when the process is warm: against the floor
     per request on a reused connection (the connection is open after the first step)."""
@@ -363,6 +381,7 @@ def main():
                     warm[name] += run_peer(build, tmp, node, path, port, f"{name}-warm-{i}",
                                            args.warm)["warm_loop_ms"]
         gaps = gap_floors(build, port, bodies["agentd"])
+        long = long_task(build, tmp, port)
     finally:
         if serve is not None:
             serve.close()
@@ -372,6 +391,7 @@ def main():
     agentd["steps"] = results["agentd"][0]["steps"]
     agentd.update(steady_state(results["agentd"], reused_floors))
     agentd["gap_floors"] = gaps
+    agentd["long_task"] = long
     out = {
         # The keys of the first version of this benchmark (BENCHMARKS.md's agent section).
         "steps": agentd["requests"],

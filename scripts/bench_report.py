@@ -291,6 +291,12 @@ def agent_table(out_dir):
     node = next((v.get("node") for _, v in peers if v.get("node")), None)
     note = [f"\nPeers ran on Node {node}. Ratios are peer / agentd (how many times more)."] \
         if node else []
+    if a.get("long_task"):
+        lt = a["long_task"]
+        note += ["", f"A long task, {lt['requests']} model requests in one `agentd run`: whole "
+                 f"process {ms(lt['wall_ms'])} (loop {ms(lt['loop_ms'])}), peak RSS "
+                 f"{lt['peak_rss_mib']:.1f} MiB, trajectory {lt['trajectory_mib']:.1f} MiB "
+                 "(trae's shape repeats the conversation at every step)."]
     costs = os.path.join(out_dir, "machine_costs.json")
     if os.path.exists(costs):
         c = read_json(out_dir, "machine_costs.json")
