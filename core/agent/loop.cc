@@ -480,7 +480,8 @@ class Run {
     }
     llm::ChatResponse& r = *res;
     task_->emit(EventType::kModelResponse, step, responseJson(r, latency));
-    if (rec_) rec_->recordInteraction(sent, r, p_.tool_names);
+    std::shared_ptr<const llm::ChatResponse> recorded;  // the trajectory's copy, shared by its step
+    if (rec_) recorded = rec_->recordInteraction(sent, r, p_.tool_names);
     messages_.push_back(llm::Message::assistant(r.content, r.tool_calls));
 
     if (r.tool_calls.empty()) {
@@ -489,12 +490,12 @@ class Run {
       if (task_->spec().must_patch && !patchReady(&refusal)) {
         messages_.push_back(llm::Message::user(refusal));
         publishMessages();
-        if (rec_) rec_->recordStep(step, "completed", sent, &r, {}, "");
+        if (rec_) rec_->recordStep(step, "completed", sent, recorded, {}, "");
         endStep(step, step_start);
         co_return false;
       }
       publishMessages();
-      if (rec_) rec_->recordStep(step, "completed", sent, &r, {}, "");
+      if (rec_) rec_->recordStep(step, "completed", sent, recorded, {}, "");
       endStep(step, step_start);
       finish(TaskState::kCompleted, r.content, "");
       co_return true;
@@ -584,7 +585,7 @@ class Run {
     }
     publishMessages();
     if (rec_)
-      rec_->recordStep(step, completed ? "completed" : "calling_tool", sent, &r,
+      rec_->recordStep(step, completed ? "completed" : "calling_tool", sent, recorded,
                        std::move(outcomes), "");
     endStep(step, step_start);
     if (completed) {

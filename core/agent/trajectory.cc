@@ -207,19 +207,21 @@ void TrajectoryRecorder::flush() {
   if (log_ != nullptr) std::fflush(log_);
 }
 
-void TrajectoryRecorder::recordInteraction(size_t input_count, const llm::ChatResponse& r,
-                                           const std::vector<std::string>& tools_available) {
-  Interaction i{isoNow(), input_count, r};
+std::shared_ptr<const llm::ChatResponse> TrajectoryRecorder::recordInteraction(
+    size_t input_count, const llm::ChatResponse& r,
+    const std::vector<std::string>& tools_available) {
+  Interaction i{isoNow(), input_count, std::make_shared<const llm::ChatResponse>(r)};
+  auto shared = i.response;
   std::lock_guard<std::mutex> lock(mu_);
   if (tools_available_.empty()) tools_available_ = tools_available;
   interactions_.push_back(std::move(i));
+  return shared;
 }
 
 void TrajectoryRecorder::recordStep(int step, const std::string& state, size_t input_count,
-                                    const llm::ChatResponse* r, std::vector<ToolOutcome> results,
-                                    const std::string& error) {
-  Step st{step, isoNow(), state, input_count, {}, std::move(results), error};
-  if (r != nullptr) st.response = *r;
+                                    std::shared_ptr<const llm::ChatResponse> r,
+                                    std::vector<ToolOutcome> results, const std::string& error) {
+  Step st{step, isoNow(), state, input_count, std::move(r), std::move(results), error};
   std::lock_guard<std::mutex> lock(mu_);
   steps_.push_back(std::move(st));
 }
@@ -300,13 +302,13 @@ Status TrajectoryRecorder::finalize(bool success, const std::string& final_resul
       w.Key("timestamp");
       json::writeString(w, i.timestamp);
       w.Key("provider");
-      json::writeString(w, i.response.provider.empty() ? provider_ : i.response.provider);
+      json::writeString(w, i.response->provider.empty() ? provider_ : i.response->provider);
       w.Key("model");
-      json::writeString(w, i.response.model.empty() ? model_ : i.response.model);
+      json::writeString(w, i.response->model.empty() ? model_ : i.response->model);
       w.Key("input_messages");
       messages(w, conversation, i.input_count);
       w.Key("response");
-      response(w, i.response, /*full_usage=*/true);
+      response(w, *i.response, /*full_usage=*/true);
       w.Key("tools_available");
       if (tools_available_.empty()) {
         w.Null();

@@ -10,8 +10,8 @@
 #pragma once
 
 #include <cstdio>
+#include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,12 +43,15 @@ class TrajectoryRecorder {
   // Hands the buffered events to the kernel.
   void flush();
 
-  // input_count: how many messages of the conversation the model was sent.
-  void recordInteraction(size_t input_count, const llm::ChatResponse& r,
-                         const std::vector<std::string>& tools_available);
+  // input_count: how many messages of the conversation the model was sent. Returns the stored
+  // response, for the step's record to share.
+  std::shared_ptr<const llm::ChatResponse> recordInteraction(
+      size_t input_count, const llm::ChatResponse& r,
+      const std::vector<std::string>& tools_available);
+  // response: the step's model response (from recordInteraction), or null.
   void recordStep(int step, const std::string& state, size_t input_count,
-                  const llm::ChatResponse* response, std::vector<ToolOutcome> results,
-                  const std::string& error);
+                  std::shared_ptr<const llm::ChatResponse> response,
+                  std::vector<ToolOutcome> results, const std::string& error);
   // Flushes the event log and writes the trajectory (atomically: a temporary file renamed into
   // place). REQUIRES: conversation extends every conversation recorded so far.
   Status finalize(bool success, const std::string& final_result, double execution_time,
@@ -64,14 +67,14 @@ class TrajectoryRecorder {
   struct Interaction {
     std::string timestamp;
     size_t input_count = 0;
-    llm::ChatResponse response;
+    std::shared_ptr<const llm::ChatResponse> response;  // never null
   };
   struct Step {
     int step = 0;
     std::string timestamp;
     std::string state;
     size_t input_count = 0;
-    std::optional<llm::ChatResponse> response;
+    std::shared_ptr<const llm::ChatResponse> response;  // shared with its interaction
     std::vector<ToolOutcome> results;
     std::string error;
   };
