@@ -122,6 +122,10 @@ void Task::releaseEvents() {
   }
   for (size_t i = 0; i < pending.size(); ++i) {
     pending[i].more = i + 1 < pending.size();
+    if (i > 0) {  // one that unsubscribed during the batch gets no more of it
+      std::lock_guard<std::mutex> lock(mu_);
+      subs = delivery_;
+    }
     for (const auto& fn : *subs) fn(pending[i]);
   }
 }

@@ -345,6 +345,23 @@ TEST(TaskEvents, HeldEventsReachSubscribersInOrderOnRelease) {
   EXPECT_EQ(third, (std::vector<uint64_t>{4}));
 }
 
+TEST(TaskEvents, ASubscriberThatLeavesDuringABatchGetsNoMoreOfIt) {
+  Task task("t-leave", TaskSpec{}, nullptr);
+  std::vector<uint64_t> got;
+  uint64_t token = 0;
+  token = task.subscribe(
+      0,
+      [&](const Event& e) {
+        got.push_back(e.seq);
+        task.unsubscribe(token);
+      },
+      nullptr);
+  task.holdEvents();
+  for (int i = 0; i < 3; ++i) task.emit(EventType::kToolCall, 1, "{}");
+  task.releaseEvents();
+  EXPECT_EQ(got, (std::vector<uint64_t>{1}));
+}
+
 TEST(TaskManagerRetention, KeepsOnlyTheNewestFinishedTasks) {
   std::string dir = freshDir("agent-keep");
   Runtime rt(dir, scriptedConfig(dir,
