@@ -488,12 +488,14 @@ TEST(AgentLoop, StopDuringABashSleepLeavesNoProcessBehind) {
   spec.task = "sleep in bash";
   spec.working_dir = dir;
   auto t = rt.submit(spec);
+  // Either sleep may exec first: wait for both.
   auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (processesWith("sleep 27.1828").empty() && std::chrono::steady_clock::now() < deadline) {
+  while ((processesWith("sleep 27.1828").empty() || processesWith("sleep 31.4159").empty()) &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(5ms);
   }
   ASSERT_FALSE(processesWith("sleep 27.1828").empty()) << "the command never started";
-  ASSERT_FALSE(processesWith("sleep 31.4159").empty());
+  ASSERT_FALSE(processesWith("sleep 31.4159").empty()) << "the background sleep never started";
   ASSERT_TRUE(rt.tasks().stop(t->id()).isOk());
   ASSERT_TRUE(Runtime::waitFinal(t, 10s));
   EXPECT_EQ(t->state(), TaskState::kCancelled);
