@@ -28,10 +28,12 @@ static int cmp(const void* a, const void* b) {
   return x < y ? -1 : x > y;
 }
 
-static double median(double* v) {
-  qsort(v, kRounds, sizeof *v, cmp);
-  return v[kRounds / 2];
+static double median_of(double* v, size_t n) {
+  qsort(v, n, sizeof *v, cmp);
+  return v[n / 2];
 }
+
+static double median(double* v) { return median_of(v, kRounds); }
 
 static double syscall_us(void) {
   double t = now_us();
@@ -73,32 +75,54 @@ static void* echo(void* arg) {
   return NULL;
 }
 
-// One wake-up: half a round trip between two threads that block on pipes.
-static double wake_us(int my_cpu, int peer_cpu) {
+// A peer thread on a CPU of its own, reading from a and answering on b.
+struct Link {
   int a[2], b[2];
-  if (pipe(a) != 0 || pipe(b) != 0) return -1;
-  struct Peer peer = {a[0], b[1], peer_cpu};
-  pthread_t t;
-  if (pthread_create(&t, NULL, echo, &peer) != 0) {
-    close(a[0]);
-    close(a[1]);
-    close(b[0]);
-    close(b[1]);
+  struct Peer peer;
+  pthread_t thread;
+};
+
+static void close_pair(int* p) {
+  close(p[0]);
+  close(p[1]);
+}
+
+// Starts fn on peer_cpu; 0 on success.
+static int link_open(struct Link* l, void* (*fn)(void*), int peer_cpu) {
+  if (pipe(l->a) != 0) return -1;
+  if (pipe(l->b) != 0) {
+    close_pair(l->a);
     return -1;
   }
+  l->peer = (struct Peer){l->a[0], l->b[1], peer_cpu};
+  if (pthread_create(&l->thread, NULL, fn, &l->peer) != 0) {
+    close_pair(l->a);
+    close_pair(l->b);
+    return -1;
+  }
+  return 0;
+}
+
+static void link_close(struct Link* l) {
+  close(l->a[1]);  // the peer's read ends if it is still waiting
+  pthread_join(l->thread, NULL);
+  close(l->a[0]);
+  close_pair(l->b);
+}
+
+// One wake-up: half a round trip between two threads that block on pipes.
+static double wake_us(int my_cpu, int peer_cpu) {
+  struct Link l;
+  if (link_open(&l, echo, peer_cpu) != 0) return -1;
   pin(my_cpu);
   char c = 'x';
   double start = now_us();
   int done = 0;
   for (; done < kPingPongs; ++done) {
-    if (write(a[1], &c, 1) != 1 || read(b[0], &c, 1) != 1) break;
+    if (write(l.a[1], &c, 1) != 1 || read(l.b[0], &c, 1) != 1) break;
   }
   double us = (now_us() - start) / (2.0 * (done > 0 ? done : 1));
-  close(a[1]);  // the echo thread's read ends if it is still waiting
-  pthread_join(t, NULL);
-  close(a[0]);
-  close(b[0]);
-  close(b[1]);
+  link_close(&l);
   return us;
 }
 
@@ -114,22 +138,11 @@ static void* stamp_echo(void* arg) {
   return NULL;
 }
 
-static int cmp_n(const void* a, const void* b) { return cmp(a, b); }
-
 // Write to a thread blocked on the other CPU after that CPU has been idle for idle_us: the
 // median time from the write to the thread running.
 static double wake_after_idle_us(double idle_us) {
-  int a[2], b[2];
-  if (pipe(a) != 0 || pipe(b) != 0) return -1;
-  struct Peer peer = {a[0], b[1], cpu_b};
-  pthread_t t;
-  if (pthread_create(&t, NULL, stamp_echo, &peer) != 0) {
-    close(a[0]);
-    close(a[1]);
-    close(b[0]);
-    close(b[1]);
-    return -1;
-  }
+  struct Link l;
+  if (link_open(&l, stamp_echo, cpu_b) != 0) return -1;
   pin(cpu_a);
   static double lat[kWakes];
   int n = 0;
@@ -140,17 +153,11 @@ static double wake_after_idle_us(double idle_us) {
     }
     double sent = now_us();
     double woke;
-    if (write(a[1], &c, 1) != 1 || read(b[0], &woke, sizeof woke) != sizeof woke) break;
+    if (write(l.a[1], &c, 1) != 1 || read(l.b[0], &woke, sizeof woke) != sizeof woke) break;
     lat[n] = woke - sent;
   }
-  close(a[1]);
-  pthread_join(t, NULL);
-  close(a[0]);
-  close(b[0]);
-  close(b[1]);
-  if (n == 0) return -1;
-  qsort(lat, (size_t)n, sizeof *lat, cmp_n);
-  return lat[n / 2];
+  link_close(&l);
+  return n > 0 ? median_of(lat, (size_t)n) : -1;
 }
 
 int main(void) {
