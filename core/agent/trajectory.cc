@@ -30,6 +30,32 @@ std::string isoNow() {
 
 namespace {
 
+// trae's tool result: {call_id, success, result, error, id}; text is the result on success, the
+// error otherwise.
+template <class Writer>
+void toolResult(Writer& w, const std::string& call_id, bool success, const std::string& text) {
+  w.StartObject();
+  w.Key("call_id");
+  json::writeString(w, call_id);
+  w.Key("success");
+  w.Bool(success);
+  w.Key("result");
+  if (success) {
+    json::writeString(w, text);
+  } else {
+    w.Null();
+  }
+  w.Key("error");
+  if (success) {
+    w.Null();
+  } else {
+    json::writeString(w, text);
+  }
+  w.Key("id");
+  w.Null();
+  w.EndObject();
+}
+
 template <class Writer>
 void rawJsonOrString(Writer& w, const std::string& text) {
   auto doc = json::parse(text.empty() ? "{}" : text);
@@ -95,26 +121,7 @@ void messages(Writer& w, const std::vector<llm::Message>& msgs, size_t count) {
     }
     if (m.role == llm::Role::kTool) {
       w.Key("tool_result");
-      w.StartObject();
-      w.Key("call_id");
-      json::writeString(w, m.tool_call_id);
-      w.Key("success");
-      w.Bool(!m.is_error);
-      w.Key("result");
-      if (m.is_error) {
-        w.Null();
-      } else {
-        json::writeString(w, m.content);
-      }
-      w.Key("error");
-      if (m.is_error) {
-        json::writeString(w, m.content);
-      } else {
-        w.Null();
-      }
-      w.Key("id");
-      w.Null();
-      w.EndObject();
+      toolResult(w, m.tool_call_id, !m.is_error, m.content);
     }
     w.EndObject();
   }
@@ -235,28 +242,7 @@ void toolResults(Writer& w, const std::vector<ToolOutcome>& results) {
     return;
   }
   w.StartArray();
-  for (const auto& t : results) {
-    w.StartObject();
-    w.Key("call_id");
-    json::writeString(w, t.call_id);
-    w.Key("success");
-    w.Bool(t.success);
-    w.Key("result");
-    if (t.success) {
-      json::writeString(w, t.result);
-    } else {
-      w.Null();
-    }
-    w.Key("error");
-    if (t.success) {
-      w.Null();
-    } else {
-      json::writeString(w, t.error);
-    }
-    w.Key("id");
-    w.Null();
-    w.EndObject();
-  }
+  for (const auto& t : results) toolResult(w, t.call_id, t.success, t.success ? t.result : t.error);
   w.EndArray();
 }
 
