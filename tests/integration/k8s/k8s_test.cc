@@ -29,6 +29,7 @@
 #include "common/json.h"
 #include "support/http_get.h"
 #include "support/subprocess.h"
+#include "support/toml.h"
 
 namespace agentd::testing {
 namespace {
@@ -206,13 +207,9 @@ std::string reloadConfig(const std::string& extra_agents, int max_steps) {
   // debounce_ms as in deploy/k8s/configmap.yaml; the hash poll is far too slow to be what
   // applies the change within the second the test allows.
   return "[server]\nshutdown_grace_seconds = 10\n"
-         "[reload]\nwatch = true\ndebounce_ms = 250\npoll_interval_seconds = 60\n"
-         "[plugins.sleeper]\npath = \"" +
-         kFixtures +
-         "/sleeper.so\"\n"
-         "[plugins.task_done]\npath = \"" +
-         kPlugins +
-         "/task_done.so\"\n"
+         "[reload]\nwatch = true\ndebounce_ms = 250\npoll_interval_seconds = 60\n" +
+         pluginToml("sleeper", kFixtures + "/sleeper.so") +
+         pluginToml("task_done", kPlugins + "/task_done.so") +
          "[model_providers.script]\ntype = \"scripted\"\nscript = \"turns.jsonl\"\n"
          "[models.m]\nprovider = \"script\"\n"
          "[agents.default]\nmodel = \"m\"\ntools = [\"sleep\", \"task_done\"]\nmax_steps = " +
@@ -337,16 +334,10 @@ struct FullAgentd {
               R"({"content":"done","usage":{"input_tokens":70,"output_tokens":2}})"
               "\n");
     writeFile(dir + "/agentd.toml",
-              "[server]\nshutdown_grace_seconds = 5\n"
-              "[plugins.sleeper]\npath = \"" +
-                  kFixtures +
-                  "/sleeper.so\"\n"
-                  "[plugins.task_done]\npath = \"" +
-                  kPlugins +
-                  "/task_done.so\"\n"
-                  "[plugins.mcp]\npath = \"" +
-                  kPlugins +
-                  "/mcp.so\"\n"
+              "[server]\nshutdown_grace_seconds = 5\n" +
+                  pluginToml("sleeper", kFixtures + "/sleeper.so") +
+                  pluginToml("task_done", kPlugins + "/task_done.so") +
+                  pluginToml("mcp", kPlugins + "/mcp.so") +
                   "config = { servers = { echo = { command = \"" AGENTD_PYTHON3 "\", args = [\"" +
                   kSource +
                   "/tests/integration/k8s/mcp_echo_server.py\"] }, "

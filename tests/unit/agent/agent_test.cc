@@ -16,12 +16,14 @@
 #include "plugin/specs.h"
 #include "support/fake_model_server.h"
 #include "support/subprocess.h"
+#include "support/toml.h"
 
 namespace agentd::agent {
 namespace {
 
 namespace fs = std::filesystem;
 using agentd::testing::freshDir;
+using agentd::testing::pluginToml;
 using agentd::testing::writeFile;
 using namespace std::chrono_literals;
 
@@ -97,14 +99,9 @@ class Runtime {
 std::string scriptedConfig(const std::string& dir, const std::string& turns,
                            const std::string& tools, const std::string& extra = "") {
   writeFile(dir + "/turns.jsonl", turns);
-  return "[plugins.good]\npath = \"" + kFixtures +
-         "/good_cpp.so\"\n"
-         "[plugins.sleeper]\npath = \"" +
-         kFixtures +
-         "/sleeper.so\"\n"
-         "[plugins.task_done]\npath = \"" +
-         kPlugins +
-         "/task_done.so\"\n"
+  return pluginToml("good", kFixtures + "/good_cpp.so") +
+         pluginToml("sleeper", kFixtures + "/sleeper.so") +
+         pluginToml("task_done", kPlugins + "/task_done.so") +
          "[model_providers.script]\ntype = \"scripted\"\nscript = \"turns.jsonl\"\n"
          "[models.m]\nprovider = \"script\"\n" +
          extra + "[agents.default]\nmodel = \"m\"\nmax_steps = 5\ntools = " + tools + "\n";
@@ -482,7 +479,7 @@ TEST(AgentLoop, StopDuringABashSleepLeavesNoProcessBehind) {
       R"({"tool_calls":[{"id":"b","name":"bash","arguments":{"command":"sleep 31.4159 & sleep 27.1828; echo never"}}]})"
       "\n",
       R"(["bash"])");
-  toml = "[plugins.bash]\npath = \"" + kPlugins + "/bash.so\"\n" + toml;
+  toml = pluginToml("bash", kPlugins + "/bash.so") + toml;
   Runtime rt(dir, toml);
   TaskSpec spec;
   spec.task = "sleep in bash";
@@ -518,9 +515,8 @@ TEST(AgentLoop, SkillsAreListedInThePromptAndLoadedOnRequest) {
       R"({"content":"ok","tool_calls":[{"id":"d","name":"task_done"}]})"
       "\n",
       "[\"task_done\"]\nskills = [\"write-tests\"]");
-  toml = "[plugins.skills_dir]\npath = \"" + kPlugins +
-         "/skills_dir.so\"\nconfig = { directories = [\"" + std::string(AGENTD_SOURCE_DIR) +
-         "/config/skills\"] }\n" + toml;
+  toml = pluginToml("skills_dir", kPlugins + "/skills_dir.so") + "config = { directories = [\"" +
+         std::string(AGENTD_SOURCE_DIR) + "/config/skills\"] }\n" + toml;
   Runtime rt(dir, toml);
   TaskSpec spec;
   spec.task = "add tests";
@@ -586,9 +582,7 @@ TEST(AgentLoop, MustPatchRefusesAnEmptyPatchThenWritesIt) {
 }
 
 std::string serverConfig(const testing::FakeModelServer& server, const std::string& type) {
-  return "[plugins.good]\npath = \"" + kFixtures +
-         "/good_cpp.so\"\n"
-         "[model_providers.fake]\ntype = \"" +
+  return pluginToml("good", kFixtures + "/good_cpp.so") + "[model_providers.fake]\ntype = \"" +
          type + "\"\nbase_url = \"" +
          (type == "openai" ? server.openAiBase() : server.anthropicBase()) +
          "\"\napi_key = \"test-key\"\nmax_attempts = 1\n"
