@@ -64,7 +64,7 @@ class Progress {
       case agent::EventType::kError:
         break;
       default:
-        if (!e.more) flushIfPrinted();
+        if (!e.more) std::fflush(stdout);  // ends a batch; nothing buffered, nothing written
         return;
     }
     auto doc = json::parse(e.data);
@@ -114,7 +114,6 @@ class Progress {
         break;
     }
     // A batch of events (Task::releaseEvents) reaches the terminal in one write.
-    printed_ = e.more;
     if (!e.more) std::fflush(stdout);
   }
 
@@ -137,15 +136,7 @@ class Progress {
     return s.size() > n ? s.substr(0, n) + "..." : s;
   }
 
-  void flushIfPrinted() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!printed_) return;
-    printed_ = false;
-    std::fflush(stdout);
-  }
-
   bool color_;
-  bool printed_ = false;  // written to stdout since the last flush (under mu_)
   std::mutex mu_;
 };
 
