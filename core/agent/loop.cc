@@ -386,8 +386,9 @@ class Run {
     Status st = plan(*task_, &p_);
     const TaskSpec& spec = task_->spec();
     if (!spec.trajectory_file.empty()) {
-      rec_ = std::make_shared<TrajectoryRecorder>(resolve(spec.trajectory_file), spec.task,
-                                                  p_.provider, p_.model, p_.max_steps);
+      rec_ =
+          std::make_shared<TrajectoryRecorder>(resolve(spec.trajectory_file), spec.task,
+                                               p_.provider, p_.model, p_.max_steps, p_.tool_names);
       Status opened = rec_->open();
       if (!opened.isOk()) {
         log::warn("no event log for task", {{"task_id", task_->id()}, {"error", opened.message()}});
@@ -396,6 +397,8 @@ class Run {
           0, [rec = rec_](const Event& e) { rec->onEvent(e); }, nullptr);
     }
     started_ = Clock::now();
+    // From here on, events wait (Task::holdEvents) until the task next waits: beginWait().
+    task_->holdEvents();
     task_->emit(EventType::kTaskStart, 0,
                 "{\"task\":" + json::quote(spec.task) + ",\"agent\":" + json::quote(p_.agent) +
                     ",\"model\":" + json::quote(p_.model) + ",\"provider\":" +
@@ -426,8 +429,6 @@ class Run {
   // One model call and the tool calls it asks for. Returns true when the task ended.
   awaitable<bool> step(int step) {
     auto step_start = Clock::now();
-    // Until the next request is on its way, events wait (Task::holdEvents).
-    task_->holdEvents();
     std::string tool_list;
     for (const auto& n : p_.tool_names) tool_list += (tool_list.empty() ? "\"" : ",\"") + n + "\"";
     task_->emit(
@@ -457,11 +458,8 @@ class Run {
         task->emit(EventType::kModelDelta, step, std::move(data));
       };
     const size_t sent = messages_.size();
-    // Once the request is sent, the task waits: the held events go out and reach the log.
-    auto on_sent = [task = task_, rec = rec_] {
-      task->releaseEvents();
-      if (rec) rec->flush();
-    };
+    // Once the request is sent, the task waits. (Not through this: the handler may run late.)
+    auto on_sent = [task = task_, rec = rec_] { beginWait(*task, rec.get()); };
     auto t0 = Clock::now();
     ChatOutcome out = co_await asyncChat(*task_->snapshot()->llm, p_.model, std::move(req),
                                          std::move(opts), task_, on_sent, use_awaitable);
@@ -481,7 +479,7 @@ class Run {
     llm::ChatResponse& r = *res;
     task_->emit(EventType::kModelResponse, step, responseJson(r, latency));
     std::shared_ptr<const llm::ChatResponse> recorded;  // the trajectory's copy, shared by its step
-    if (rec_) recorded = rec_->recordInteraction(sent, r, p_.tool_names);
+    if (rec_) recorded = rec_->recordInteraction(sent, r);
     messages_.push_back(llm::Message::assistant(r.content, r.tool_calls));
 
     if (r.tool_calls.empty()) {
@@ -520,10 +518,7 @@ class Run {
     // A call that may block is a wait: the events so far go out and reach the log first.
     bool waits =
         std::any_of(jobs.begin(), jobs.end(), [](const ToolJob& j) { return !j.runs_inline; });
-    if (waits) {
-      task_->releaseEvents();
-      if (rec_) rec_->flush();
-    }
+    if (waits) beginWait(*task_, rec_.get());
     std::vector<plugin::ToolResult> results(r.tool_calls.size());
     std::vector<double> durations(r.tool_calls.size(), 0);
     if (p_.parallel_tools || jobs.size() <= 1) {
@@ -593,6 +588,12 @@ class Run {
       co_return true;
     }
     co_return false;
+  }
+
+  // The task is about to wait: the held events go out and reach the log.
+  static void beginWait(Task& task, TrajectoryRecorder* rec) {
+    task.releaseEvents();
+    if (rec) rec->flush();
   }
 
   // With must_patch: true when `git diff` is not empty (and the patch was written).
