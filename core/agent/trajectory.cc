@@ -2,7 +2,6 @@
 
 #include <rapidjson/filewritestream.h>
 #include <rapidjson/prettywriter.h>
-#include <rapidjson/writer.h>
 #include <sys/time.h>
 
 #include <cerrno>
@@ -175,14 +174,16 @@ std::string eventLogPathFor(const std::string& path) {
 }  // namespace
 
 TrajectoryRecorder::TrajectoryRecorder(std::string path, std::string task, std::string provider,
-                                       std::string model, int max_steps)
+                                       std::string model, int max_steps,
+                                       std::vector<std::string> tools_available)
     : path_(std::move(path)),
       event_log_path_(eventLogPathFor(path_)),
       task_(std::move(task)),
       provider_(std::move(provider)),
       model_(std::move(model)),
       max_steps_(max_steps),
-      start_time_(isoNow()) {}
+      start_time_(isoNow()),
+      tools_available_(std::move(tools_available)) {}
 
 TrajectoryRecorder::~TrajectoryRecorder() {
   if (log_ != nullptr) std::fclose(log_);
@@ -215,12 +216,10 @@ void TrajectoryRecorder::flush() {
 }
 
 std::shared_ptr<const llm::ChatResponse> TrajectoryRecorder::recordInteraction(
-    size_t input_count, const llm::ChatResponse& r,
-    const std::vector<std::string>& tools_available) {
+    size_t input_count, const llm::ChatResponse& r) {
   Interaction i{isoNow(), input_count, std::make_shared<const llm::ChatResponse>(r)};
   auto shared = i.response;
   std::lock_guard<std::mutex> lock(mu_);
-  if (tools_available_.empty()) tools_available_ = tools_available;
   interactions_.push_back(std::move(i));
   return shared;
 }

@@ -32,8 +32,9 @@ struct ToolOutcome {
 class TrajectoryRecorder {
  public:
   // path: the trajectory file; the event log goes next to it (".json" -> ".events.jsonl").
+  // tools_available: the tool names every interaction lists.
   TrajectoryRecorder(std::string path, std::string task, std::string provider, std::string model,
-                     int max_steps);
+                     int max_steps, std::vector<std::string> tools_available);
   ~TrajectoryRecorder();
 
   // Opens the event log (creating directories). Without it, events are not logged.
@@ -45,9 +46,8 @@ class TrajectoryRecorder {
 
   // input_count: how many messages of the conversation the model was sent. Returns the stored
   // response, for the step's record to share.
-  std::shared_ptr<const llm::ChatResponse> recordInteraction(
-      size_t input_count, const llm::ChatResponse& r,
-      const std::vector<std::string>& tools_available);
+  std::shared_ptr<const llm::ChatResponse> recordInteraction(size_t input_count,
+                                                             const llm::ChatResponse& r);
   // response: the step's model response (from recordInteraction), or null.
   void recordStep(int step, const std::string& state, size_t input_count,
                   std::shared_ptr<const llm::ChatResponse> response,
