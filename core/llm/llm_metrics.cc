@@ -93,7 +93,11 @@ void countRetry(const std::string& provider, const std::string& reason) {
   families().retries.Add({{"provider", provider}, {"reason", reason}}).Increment();
 }
 
-void countCache(bool hit) { families().cache.Add({{"result", hit ? "hit" : "miss"}}).Increment(); }
+void countCache(bool hit) {
+  static prometheus::Counter& hits = families().cache.Add({{"result", "hit"}});
+  static prometheus::Counter& misses = families().cache.Add({{"result", "miss"}});
+  (hit ? hits : misses).Increment();
+}
 
 void setCircuitState(const std::string& provider, CircuitState state) {
   families().circuit.Add({{"provider", provider}}).Set(static_cast<double>(state));
