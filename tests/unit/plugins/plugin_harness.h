@@ -183,7 +183,11 @@ inline const agentd_host_api* fakeHostApi10() {
     agentd_host_api a = *fakeHostApi();
     a.struct_size = offsetof(agentd_host_api, add_tool_flags);
     a.abi_version = (1u << 16) | 0u;
-    a.add_tool_flags = nullptr;
+    // Past struct_size: a plugin that calls it anyway (not checking struct_size) fails the test
+    // here instead of reading beyond a real 1.0 host's table.
+    a.add_tool_flags = [](agentd_list*, agentd_str, agentd_str, agentd_str, uint32_t) {
+      ADD_FAILURE() << "add_tool_flags called on an ABI 1.0 host (beyond struct_size)";
+    };
     return a;
   }();
   return &api;

@@ -33,7 +33,7 @@ TEST(task_done_on_abi_1_0_host, ListsTheToolWithoutFlags) {
   LoadedPlugin plugin(AGENTD_PLUGIN_DIR "/task_done.so");
   ASSERT_EQ(plugin.loadError(), "");
   ASSERT_EQ(plugin.create("{}", fakeHostApi10()), AGENTD_OK) << plugin.lastError();
-  std::vector<ListedTool> tools = plugin.listTools();  // add_tool_flags would fail the test
+  std::vector<ListedTool> tools = plugin.listTools();  // calling add_tool_flags fails the test
   ASSERT_EQ(tools.size(), 1u);
   EXPECT_EQ(tools[0].name, "task_done");
   EXPECT_EQ(tools[0].flags, 0u);
