@@ -32,6 +32,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -152,14 +153,19 @@ def run_peer(build, tmp, node, script, port, key, warm=0):
             "warm_loop_ms": r["warm_loop_ms"], "version": r["version"], "node": r["node"]}
 
 
-def floor_ms(build, port, bodies_path, reps=3):
-    raw = subprocess.run([os.path.join(build, "bench/raw_agent_loop"),
+def raw_agent_loop(build, port, bodies_path, reps, gap_us=0):
+    """tests/bench/raw_agent_loop on these bodies: its JSON result."""
+    raw = subprocess.run([os.path.join(build, "bench/raw_agent_loop"), "--gap-us", str(gap_us),
                           f"http://127.0.0.1:{port}/v1/chat/completions", bodies_path, str(reps),
                           "Authorization: Bearer k", f"x-fake-tool-turns: {STEPS}"],
                          capture_output=True, text=True, timeout=300)
     if raw.returncode != 0:
-        raise SystemExit(f"raw_agent_loop failed: {raw.stderr}")
-    r = json.loads(raw.stdout)
+        raise SystemExit(f"raw_agent_loop --gap-us {gap_us} failed: {raw.stderr}")
+    return json.loads(raw.stdout)
+
+
+def floor_ms(build, port, bodies_path, reps=3):
+    r = raw_agent_loop(build, port, bodies_path, reps)
     return r["fresh_median_ms"], r["median_ms"]
 
 
@@ -247,12 +253,12 @@ working_dir = "{tmp}/ws"
 {agent_extra}"""
 
 
-def write_config(path, build, port, tmp):
+def write_config(path, build, port, tmp, tool_calls=STEPS):
     with open(path, "w") as f:
         f.write(noop_agent_config(
             build, tmp, f"http://127.0.0.1:{port}/v1",
-            f'"x-fake-key" = "${{BENCH_FAKE_KEY:-default}}", "x-fake-tool-turns" = "{STEPS}"',
-            STEPS + 5))
+            f'"x-fake-key" = "${{BENCH_FAKE_KEY:-default}}", "x-fake-tool-turns" = "{tool_calls}"',
+            tool_calls + 5))
 
 
 def gap_floors(build, port, bodies_path, gaps=(0, 50, 100, 150, 200), reps=5):
@@ -260,13 +266,7 @@ def gap_floors(build, port, bodies_path, gaps=(0, 50, 100, 150, 200), reps=5):
     agent's own work goes there): per-request time on a reused connection, in us."""
     out = []
     for g in gaps:
-        raw = subprocess.run([os.path.join(build, "bench/raw_agent_loop"), "--gap-us", str(g),
-                              f"http://127.0.0.1:{port}/v1/chat/completions", bodies_path,
-                              str(reps), "Authorization: Bearer k", f"x-fake-tool-turns: {STEPS}"],
-                             capture_output=True, text=True, timeout=300)
-        if raw.returncode != 0:
-            raise SystemExit(f"raw_agent_loop --gap-us {g} failed: {raw.stderr}")
-        r = json.loads(raw.stdout)
+        r = raw_agent_loop(build, port, bodies_path, reps, g)
         out.append({"gap_us": g, "per_request_us": r["median_ms"] * 1000 / r["requests"]})
     return out
 
@@ -275,11 +275,7 @@ def long_task(build, tmp, port, tool_calls=150, runs=3):
     """One long task (tool_calls model turns): whole-process wall time, peak RSS and the size of
     the trajectory, which repeats the conversation at every step."""
     config = os.path.join(tmp, "agentd-long.toml")
-    with open(config, "w") as f:
-        f.write(noop_agent_config(
-            build, tmp, f"http://127.0.0.1:{port}/v1",
-            f'"x-fake-key" = "${{BENCH_FAKE_KEY:-default}}", "x-fake-tool-turns" = "{tool_calls}"',
-            tool_calls + 5))
+    write_config(config, build, port, tmp, tool_calls)
     results = [run_agentd(build, config, tmp, f"agentd-long-{i}", port) for i in range(runs)]
     traj = os.path.join(tmp, f"t-agentd-long-{runs - 1}.json")
     return {"requests": results[0]["requests"],
@@ -386,6 +382,7 @@ def main():
         if serve is not None:
             serve.close()
         stop(server)
+        shutil.rmtree(tmp, ignore_errors=True)
     agentd = summary(results["agentd"], floors["agentd"], warm["agentd"],
                      statistics.median(warm_floors["agentd_serve"]))
     agentd["steps"] = results["agentd"][0]["steps"]
