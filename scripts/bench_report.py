@@ -436,12 +436,12 @@ def mcp_call_table(out_dir):
 
 # Why a goal is missed, from the analysis in the sections above (shown only while it is missed).
 CAUSES = {
-    "agent_step": "A fresh process pays about 1 ms in its first step (connection set-up and "
-                  "code run for the first time; a page fault costs about 10 µs here). Later "
-                  "steps: agentd's own work between an answer and the next request (about "
-                  "90 µs) leaves the server's vCPU idle long enough that waking it costs about "
-                  "67 µs instead of 10 µs, which the floor, sending at once, never pays; see the "
-                  "agent loop section.",
+    "agent_step": "A fresh process pays for its first step (connection set-up and code run "
+                  "for the first time, each new page a fault; row \"agentd's first step\"). "
+                  "Later steps: agentd's own work between an answer and the next request (about "
+                  "90 µs by temporary time marks) leaves the server's vCPU idle long enough that "
+                  "waking it costs several times more (machine_costs), which the floor, sending "
+                  "at once, never pays; see the agent loop section.",
     "agent_vs_peer_cold": "agentd's own per-step cost (above) keeps the ratio down; the peer "
                           "pays Node's start and JIT warm-up in every fresh process.",
     "agent_vs_peer": "In a warm process Node's JIT has compiled the peer's loop; agentd's "
@@ -452,7 +452,7 @@ CAUSES = {
     "concurrency": "On this VM even the bare libcurl reference needs several times the ideal "
                    "(1,000 new connections, and syscalls and wake-ups are costly here). agentd's "
                    "one io thread also accepts and answers the 1,000 POSTs (submitting them all "
-                   "takes 250-400 ms) and runs every task; perf during a burst: about 40 % of "
+                   "takes 250-400 ms) and runs every task; perf during a burst (by hand): about 40 % of "
                    "agentd's CPU inside curl_multi_socket_action (connection set-up and "
                    "teardown included), about 15 % in malloc and free.",
     "startup": "Plugins: without them the daemon is ready in {no_plugins:.0f} ms. The loader "
