@@ -1,8 +1,6 @@
 #include "llm/llm_metrics.h"
 
-#include <initializer_list>
 #include <string>
-#include <string_view>
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -47,41 +45,20 @@ Families& families() {
   return f;
 }
 
-// Each part with its length in front, so that no two label sets share a key.
-std::string key(std::initializer_list<std::string_view> parts) {
-  std::string k;
-  for (std::string_view p : parts) {
-    k.append(std::to_string(p.size()));
-    k.push_back(':');
-    k.append(p);
-  }
-  return k;
-}
-
 }  // namespace
 
 void observeOperation(const std::string& provider, const std::string& model,
                       const std::string& status, double seconds) {
-  static agentd::metrics::SeriesCache<prometheus::Histogram> cache(families().duration);
-  cache
-      .get(
-          key({provider, model, status}),
-          [&]() -> prometheus::Labels {
-            return {{"provider", provider}, {"model", model}, {"status", status}};
-          },
-          agentd::metrics::durationBuckets())
-      .Observe(seconds);
+  static agentd::metrics::SeriesCache<prometheus::Histogram> cache(families().duration,
+                                                                   {"provider", "model", "status"});
+  cache.get({provider, model, status}, agentd::metrics::durationBuckets()).Observe(seconds);
 }
 
 void addTokens(const std::string& provider, const std::string& model, const Usage& usage) {
-  static agentd::metrics::SeriesCache<prometheus::Counter> cache(families().tokens);
+  static agentd::metrics::SeriesCache<prometheus::Counter> cache(families().tokens,
+                                                                 {"provider", "model", "type"});
   auto add = [&](const char* type, int64_t n) {
-    cache
-        .get(key({provider, model, type}),
-             [&]() -> prometheus::Labels {
-               return {{"provider", provider}, {"model", model}, {"type", type}};
-             })
-        .Increment(static_cast<double>(n > 0 ? n : 0));
+    cache.get({provider, model, type}).Increment(static_cast<double>(n > 0 ? n : 0));
   };
   add("input", usage.input_tokens);
   add("output", usage.output_tokens);

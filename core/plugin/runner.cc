@@ -37,22 +37,10 @@ void recordCall(const std::string& tool, const ToolResult& r, double seconds) {
                        : r.status == AGENTD_ECANCELED ? "cancelled"
                        : r.status == AGENTD_ENOTFOUND ? "not_found"
                                                       : "error";
-  static metrics::SeriesCache<prometheus::Counter> call_series(calls);
-  static metrics::SeriesCache<prometheus::Histogram> duration_series(duration);
-  call_series
-      .get(tool + '\x1f' + result,
-           [&]() -> prometheus::Labels {
-             return {{"tool", tool}, {"result", result}};
-           })
-      .Increment();
-  duration_series
-      .get(
-          tool,
-          [&]() -> prometheus::Labels {
-            return {{"tool", tool}};
-          },
-          metrics::durationBuckets())
-      .Observe(seconds);
+  static metrics::SeriesCache<prometheus::Counter> call_series(calls, {"tool", "result"});
+  static metrics::SeriesCache<prometheus::Histogram> duration_series(duration, {"tool"});
+  call_series.get({tool, result}).Increment();
+  duration_series.get({tool}, metrics::durationBuckets()).Observe(seconds);
 }
 
 double since(std::chrono::steady_clock::time_point t) {

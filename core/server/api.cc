@@ -14,13 +14,13 @@
 #include <list>
 #include <random>
 #include <thread>
-#include <tuple>
 
 #include "common/json.h"
 #include "config/config.h"
 #include "observability/build_info.h"
 #include "observability/log.h"
 #include "observability/metrics.h"
+#include "observability/series_cache.h"
 #include "server/auth.h"
 #include "server/http_server.h"
 #include "server/rate_limit.h"
@@ -331,36 +331,19 @@ struct Api::Impl {
     }
   }
 
-  // Series handles by (route, method, code): looking a series up in prometheus-cpp builds and
-  // hashes a label map, which would cost more than answering /livez.
-  struct Series {
-    prometheus::Counter* requests;
-    prometheus::Histogram* duration;
-  };
-  std::mutex series_mu;
-  std::map<std::tuple<std::string, std::string, int>, Series> series;
+  // Looking a series up in prometheus-cpp builds and hashes a label map, which would cost more
+  // than answering /livez: handles are cached by their label values.
+  metrics::SeriesCache<prometheus::Counter> request_series{apiMetrics().requests,
+                                                           {"route", "method", "code"}};
+  metrics::SeriesCache<prometheus::Histogram> duration_series{apiMetrics().duration, {"route"}};
 
   void observe(const HttpRequest& req, const std::string& route, int status, double seconds) {
     const std::string& r = route.empty() ? kUnmatched : route;
     const std::string& method =
         req.method == "GET" || req.method == "POST" || req.method == "OPTIONS" ? req.method
                                                                                : kOther;
-    Series* s;
-    {
-      std::lock_guard<std::mutex> lock(series_mu);
-      auto key = std::make_tuple(r, method, status);
-      auto it = series.find(key);
-      if (it == series.end()) {
-        ApiMetrics& m = apiMetrics();
-        Series fresh{
-            &m.requests.Add({{"route", r}, {"method", method}, {"code", std::to_string(status)}}),
-            &m.duration.Add({{"route", r}}, metrics::durationBuckets())};
-        it = series.emplace(key, fresh).first;
-      }
-      s = &it->second;
-    }
-    s->requests->Increment();
-    s->duration->Observe(seconds);
+    request_series.get({r, method, std::to_string(status)}).Increment();
+    duration_series.get({r}, metrics::durationBuckets()).Observe(seconds);
   }
   inline static const std::string kUnmatched = "unmatched";
   inline static const std::string kOther = "other";
