@@ -197,13 +197,15 @@ auto asyncTools(plugin::ToolRunner& runner, std::vector<ToolJob> jobs, std::shar
               report(i, std::move(r), since());
             });
           }
-          runner.runAsync(jobs[i].name, jobs[i].arguments, std::move(ctx), timeout,
-                          [report, i, since, timer, ex](plugin::ToolResult r) {
-                            if (report(i, std::move(r), since()) && timer) {
-                              // The timer belongs to the task's thread: cancel it there.
-                              asio::post(ex, [timer] { timer->cancel(); });
-                            }
-                          });
+          runner.runAsync(
+              jobs[i].name, jobs[i].arguments, std::move(ctx), timeout,
+              [report, i, since, timer, ex](plugin::ToolResult r) {
+                if (report(i, std::move(r), since()) && timer) {
+                  // The timer belongs to the task's thread: cancel it there.
+                  asio::post(ex, [timer] { timer->cancel(); });
+                }
+              },
+              jobs[i].runs_inline);
         }
       },
       token);

@@ -91,11 +91,12 @@ ToolResult ToolRunner::run(const std::string& tool, const std::string& args_json
 bool ToolRunner::runsInline(const std::string& tool) const { return host_.runsInline(tool); }
 
 void ToolRunner::runAsync(const std::string& tool, const std::string& args_json, CallContext ctx,
-                          std::chrono::milliseconds timeout, std::function<void(ToolResult)> done) {
+                          std::chrono::milliseconds timeout, std::function<void(ToolResult)> done,
+                          std::optional<bool> run_inline) {
   if (ctx.cancel == nullptr) ctx.cancel = std::make_shared<CancelState>();
   ctx.cancel->setDeadline(std::chrono::steady_clock::now() + timeout);
   auto start = std::chrono::steady_clock::now();
-  if (host_.runsInline(tool)) {
+  if (run_inline ? *run_inline : host_.runsInline(tool)) {
     ToolResult r = host_.call(tool, args_json, ctx);
     auto took = std::chrono::steady_clock::now() - start;
     if (took > inline_budget_) {

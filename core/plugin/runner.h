@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/thread_pool.h"
@@ -33,8 +34,11 @@ class ToolRunner {
   // polling is_cancelled(); a plugin that ignores it holds a pool thread until it returns.
   // A tool its plugin declared AGENTD_TOOL_INLINE runs on the calling thread (no hand-off); one
   // such call longer than inline_budget demotes the tool to the pool, with a warning.
+  // run_inline: the caller's runsInline(tool) answer, when it asked already (it planned around
+  // it: no timeout timer for an inline call); the call then runs where that answer says.
   void runAsync(const std::string& tool, const std::string& args_json, CallContext ctx,
-                std::chrono::milliseconds timeout, std::function<void(ToolResult)> done);
+                std::chrono::milliseconds timeout, std::function<void(ToolResult)> done,
+                std::optional<bool> run_inline = std::nullopt);
 
   size_t threads() const { return pool_.threads(); }
   // True when runAsync would run tool on the calling thread (AGENTD_TOOL_INLINE).

@@ -5,6 +5,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <future>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -61,9 +62,11 @@ std::string currentThread() {
 }
 
 // Runs tool through runAsync and returns the result once done was called.
-ToolResult runAsyncAndWait(ToolRunner& runner, const std::string& tool) {
+ToolResult runAsyncAndWait(ToolRunner& runner, const std::string& tool,
+                           std::optional<bool> run_inline = std::nullopt) {
   auto done = std::make_shared<std::promise<ToolResult>>();  // outlives a give-up below
-  runner.runAsync(tool, "{}", {}, 5000ms, [done](ToolResult r) { done->set_value(std::move(r)); });
+  runner.runAsync(
+      tool, "{}", {}, 5000ms, [done](ToolResult r) { done->set_value(std::move(r)); }, run_inline);
   auto f = done->get_future();
   if (f.wait_for(10s) != std::future_status::ready) {
     ADD_FAILURE() << tool << ": no result within 10 s";
@@ -84,6 +87,18 @@ TEST_F(RunnerTest, InlineToolsRunOnTheCallingThreadOthersOnThePool) {
   EXPECT_FALSE(host_.runsInline("wait_cancel"));
   EXPECT_FALSE(host_.runsInline("sleep"));  // declared without flags
   EXPECT_FALSE(host_.runsInline("no_such_tool"));
+}
+
+TEST_F(RunnerTest, TheCallersInlineAnswerDecidesWhereTheCallRuns) {
+  // The loop asks runsInline() once and plans the call's timeout around the answer; the runner
+  // must not ask again and run it elsewhere.
+  ASSERT_TRUE(host_.runsInline("thread_inline"));
+  ToolResult pooled = runAsyncAndWait(runner_, "thread_inline", false);
+  ASSERT_TRUE(pooled.ok) << pooled.error;
+  EXPECT_NE(pooled.output, currentThread());
+  ToolResult in = runAsyncAndWait(runner_, "thread_inline", true);
+  ASSERT_TRUE(in.ok) << in.error;
+  EXPECT_EQ(in.output, currentThread());
 }
 
 TEST_F(RunnerTest, InlineToolOverItsBudgetIsDemotedToThePool) {
