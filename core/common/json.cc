@@ -20,19 +20,51 @@ bool isValidUtf8(std::string_view s) {
   return true;
 }
 
-Status validate(std::string_view s) {
-  auto r = parse(s);
-  return r.ok() ? Status::ok() : r.status();
+namespace {
+
+Status parseError(size_t offset, rapidjson::ParseErrorCode code) {
+  return Status::invalidArgument("invalid JSON at offset " + std::to_string(offset) + ": " +
+                                 rapidjson::GetParseError_En(code));
 }
+
+// Accepts any JSON; remembers whether the outermost value is an object.
+struct TopLevelHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TopLevelHandler> {
+  bool seen = false;  // the outermost value has started
+  bool object = false;
+  bool Default() {
+    seen = true;
+    return true;
+  }
+  bool StartObject() {
+    if (!seen) object = true;
+    seen = true;
+    return true;
+  }
+  bool EndObject(rapidjson::SizeType) { return true; }
+  bool StartArray() { return Default(); }
+  bool EndArray(rapidjson::SizeType) { return true; }
+};
+
+Status validateSax(std::string_view s, bool want_object) {
+  rapidjson::Reader reader;
+  rapidjson::MemoryStream ms(s.data(), s.size());
+  TopLevelHandler handler;
+  rapidjson::ParseResult ok = reader.Parse<rapidjson::kParseValidateEncodingFlag>(ms, handler);
+  if (!ok) return parseError(ok.Offset(), ok.Code());
+  if (want_object && !handler.object) return Status::invalidArgument("not a JSON object");
+  return Status::ok();
+}
+
+}  // namespace
+
+Status validate(std::string_view s) { return validateSax(s, false); }
+
+Status validateObject(std::string_view s) { return validateSax(s, true); }
 
 Result<rapidjson::Document> parse(std::string_view s) {
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseValidateEncodingFlag>(s.data(), s.size());
-  if (doc.HasParseError()) {
-    return Status::invalidArgument("invalid JSON at offset " +
-                                   std::to_string(doc.GetErrorOffset()) + ": " +
-                                   rapidjson::GetParseError_En(doc.GetParseError()));
-  }
+  if (doc.HasParseError()) return parseError(doc.GetErrorOffset(), doc.GetParseError());
   return doc;
 }
 

@@ -1,7 +1,5 @@
 #include "llm/wire.h"
 
-#include <rapidjson/memorystream.h>
-#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -16,57 +14,14 @@ namespace {
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 using rapidjson::Value;
 
-// Accepts any JSON; remembers whether the outermost value is an object.
-struct TopLevelHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TopLevelHandler> {
-  int depth = 0;
-  bool object = false;
-  bool Default() { return true; }
-  bool StartObject() {
-    if (depth++ == 0) object = true;
-    return true;
-  }
-  bool EndObject(rapidjson::SizeType) {
-    --depth;
-    return true;
-  }
-  bool StartArray() {
-    ++depth;
-    return true;
-  }
-  bool EndArray(rapidjson::SizeType) {
-    --depth;
-    return true;
-  }
-};
-
 // Writes JSON text as a value; "" counts as {}. Fails when the text is not one JSON object.
 // Checked by a SAX pass (no document is built) and copied as it is: a tool's schema goes into
 // every request. what() names the value in an error and is only called on one.
 template <class What>
 Status embedObject(Writer& w, std::string_view text, const What& what) {
   if (text.empty()) text = "{}";
-  rapidjson::Reader reader;
-  rapidjson::MemoryStream ms(text.data(), text.size());
-  TopLevelHandler handler;
-  rapidjson::ParseResult ok =
-      reader.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseStopWhenDoneFlag>(
-          ms, handler);
-  if (!ok) {
-    // The document parser's message says where and what went wrong.
-    auto doc = json::parse(text);
-    return (doc.ok() ? Status::invalidArgument("not valid JSON") : doc.status())
-        .withContext(what());
-  }
-  for (size_t i = ms.Tell(); i < text.size(); ++i) {
-    char c = text[i];
-    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-      auto doc = json::parse(text);
-      return (doc.ok() ? Status::invalidArgument("trailing characters after the JSON value")
-                       : doc.status())
-          .withContext(what());
-    }
-  }
-  if (!handler.object) return Status::invalidArgument(what() + ": not a JSON object");
+  Status valid = json::validateObject(text);
+  if (!valid.isOk()) return valid.withContext(what());
   w.RawValue(text.data(), text.size(), rapidjson::kObjectType);
   return Status::ok();
 }

@@ -118,6 +118,24 @@ TEST(LlmWire, InvalidJsonIsRejectedBeforeSending) {
             Status::Code::kInvalidArgument);
 }
 
+TEST(LlmWire, EmbeddedJsonErrorsSayWhatAndWhere) {
+  ChatRequest r = conversation();
+  r.tools[0].parameters = R"({"type":"object"} x)";
+  Status trailing = openAiCodec()->encode(r, model("x"), false).status();
+  EXPECT_NE(trailing.message().find("parameters: invalid JSON at offset 18"), std::string::npos)
+      << trailing.message();
+  r.tools[0].parameters = "[1]";
+  Status array = openAiCodec()->encode(r, model("x"), false).status();
+  EXPECT_NE(array.message().find("parameters: not a JSON object"), std::string::npos)
+      << array.message();
+  r.tools[0].parameters = " {\"type\":\"object\"}\n";  // surrounding blanks are fine
+  EXPECT_TRUE(openAiCodec()->encode(r, model("x"), false).ok());
+  EXPECT_TRUE(json::validate("[1, 2]").isOk());
+  EXPECT_FALSE(json::validateObject("[1, 2]").isOk());
+  EXPECT_EQ(json::validate("").message(), json::parse("").status().message());
+  EXPECT_EQ(json::validate("\xff").message(), json::parse("\xff").status().message());
+}
+
 TEST(LlmWire, OpenAiWholeResponse) {
   auto r = openAiCodec()->decode(R"({"id":"x1","model":"gpt-x","choices":[{"index":0,
     "message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",
