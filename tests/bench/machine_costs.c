@@ -54,6 +54,7 @@ static double page_fault_us(void) {
 
 struct Peer {
   int in, out, cpu;
+  int stamp;  // answer with the time it woke instead of echoing the byte
 };
 
 static int cpu_a = 0, cpu_b = -1;  // the first two CPUs this process may run on
@@ -65,12 +66,15 @@ static void pin(int cpu) {
   sched_setaffinity(0, sizeof set, &set);
 }
 
+// Answers every byte until the other end closes (link_close).
 static void* echo(void* arg) {
   struct Peer* p = arg;
   pin(p->cpu);
   char c;
-  for (int i = 0; i < kPingPongs; ++i) {
-    if (read(p->in, &c, 1) != 1 || write(p->out, &c, 1) != 1) break;
+  while (read(p->in, &c, 1) == 1) {
+    double woke = now_us();
+    ssize_t n = p->stamp ? write(p->out, &woke, sizeof woke) : write(p->out, &c, 1);
+    if (n <= 0) break;
   }
   return NULL;
 }
@@ -87,15 +91,15 @@ static void close_pair(int* p) {
   close(p[1]);
 }
 
-// Starts fn on peer_cpu; 0 on success.
-static int link_open(struct Link* l, void* (*fn)(void*), int peer_cpu) {
+// Starts echo on peer_cpu; 0 on success.
+static int link_open(struct Link* l, int peer_cpu, int stamp) {
   if (pipe(l->a) != 0) return -1;
   if (pipe(l->b) != 0) {
     close_pair(l->a);
     return -1;
   }
-  l->peer = (struct Peer){l->a[0], l->b[1], peer_cpu};
-  if (pthread_create(&l->thread, NULL, fn, &l->peer) != 0) {
+  l->peer = (struct Peer){l->a[0], l->b[1], peer_cpu, stamp};
+  if (pthread_create(&l->thread, NULL, echo, &l->peer) != 0) {
     close_pair(l->a);
     close_pair(l->b);
     return -1;
@@ -113,7 +117,7 @@ static void link_close(struct Link* l) {
 // One wake-up: half a round trip between two threads that block on pipes.
 static double wake_us(int my_cpu, int peer_cpu) {
   struct Link l;
-  if (link_open(&l, echo, peer_cpu) != 0) return -1;
+  if (link_open(&l, peer_cpu, 0) != 0) return -1;
   pin(my_cpu);
   char c = 'x';
   double start = now_us();
@@ -126,23 +130,11 @@ static double wake_us(int my_cpu, int peer_cpu) {
   return us;
 }
 
-static void* stamp_echo(void* arg) {
-  struct Peer* p = arg;
-  pin(p->cpu);
-  char c;
-  for (int i = 0; i < kWakes; ++i) {
-    if (read(p->in, &c, 1) != 1) break;
-    double t = now_us();
-    if (write(p->out, &t, sizeof t) != sizeof t) break;
-  }
-  return NULL;
-}
-
 // Write to a thread blocked on the other CPU after that CPU has been idle for idle_us: the
 // median time from the write to the thread running.
 static double wake_after_idle_us(double idle_us) {
   struct Link l;
-  if (link_open(&l, stamp_echo, cpu_b) != 0) return -1;
+  if (link_open(&l, cpu_b, 1) != 0) return -1;
   pin(cpu_a);
   static double lat[kWakes];
   int n = 0;
