@@ -30,6 +30,7 @@
 #include "support/http_get.h"
 #include "support/subprocess.h"
 #include "support/toml.h"
+#include "support/wait.h"
 
 namespace agentd::testing {
 namespace {
@@ -398,14 +399,15 @@ TEST(Metrics, EveryNameTheDashboardAndAlertsUseExists) {
       "agentd_agent_state{agent=\"default\",state=\"ready\"} 1"};
   // The MCP adapter and the task settle their series on their own threads: wait (bounded).
   std::string m;
-  auto deadline = std::chrono::steady_clock::now() + 15s;
-  for (;;) {
-    m = full.agentd->metrics();
-    bool all = true;
-    for (const auto& n : needed) all = all && m.find(n) != std::string::npos;
-    if (all || std::chrono::steady_clock::now() > deadline) break;
-    std::this_thread::sleep_for(20ms);
-  }
+  waitUntil(
+      [&] {
+        m = full.agentd->metrics();
+        for (const auto& n : needed) {
+          if (m.find(n) == std::string::npos) return false;
+        }
+        return true;
+      },
+      15s, 20ms);
   std::set<std::string> exposed = exposedNames(m);
   ASSERT_TRUE(exposed.count("agentd_build_info"));
 

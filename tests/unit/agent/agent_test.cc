@@ -17,6 +17,7 @@
 #include "support/fake_model_server.h"
 #include "support/subprocess.h"
 #include "support/toml.h"
+#include "support/wait.h"
 
 namespace agentd::agent {
 namespace {
@@ -24,6 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 using agentd::testing::freshDir;
 using agentd::testing::pluginToml;
+using agentd::testing::waitUntil;
 using agentd::testing::writeFile;
 using namespace std::chrono_literals;
 
@@ -76,12 +78,7 @@ class Runtime {
     return t.ok() ? *t : nullptr;
   }
   static bool waitFinal(const std::shared_ptr<Task>& t, std::chrono::milliseconds timeout = 30s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (isFinal(t->state())) return true;
-      std::this_thread::sleep_for(2ms);
-    }
-    return false;
+    return waitUntil([&] { return isFinal(t->state()); }, timeout, 2ms);
   }
   TaskManager& tasks() { return *tasks_; }
 
@@ -288,10 +285,7 @@ TEST(AgentLoop, EventLogHoldsEverythingBeforeTheTaskWaitsForTheModel) {
   const std::vector<std::string> want = {"task_start",   "model_request", "model_response",
                                          "tool_call",    "tool_result",   "step_end",
                                          "model_request"};
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (types() != want && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(5ms);
-  }
+  waitUntil([&] { return types() == want; }, 10s);
   EXPECT_EQ(types(), want);
   EXPECT_FALSE(isFinal(t->state()));
   rt.tasks().stop(t->id());
@@ -387,10 +381,7 @@ TEST(TaskManagerRetention, KeepsOnlyTheNewestFinishedTasks) {
     ids.push_back(t->id());
   }
   // done() runs on the io thread right after the task turns final: wait for the pruning.
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (rt.tasks().list().size() > 2 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(2ms);
-  }
+  waitUntil([&] { return rt.tasks().list().size() <= 2; }, 10s, 2ms);
   auto kept = rt.tasks().list();
   ASSERT_EQ(kept.size(), 2u);
   EXPECT_EQ(kept[0]->id(), ids[3]);
@@ -444,12 +435,14 @@ TEST(AgentLoop, StopDuringAToolCallCancelsTheTask) {
   spec.task = "sleep";
   auto t = rt.submit(spec);
   // Wait until the tool runs, then stop.
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  bool calling = false;
-  while (!calling && std::chrono::steady_clock::now() < deadline) {
-    for (const auto& e : t->eventsAfter(0)) calling |= e.type == EventType::kToolProgress;
-    std::this_thread::sleep_for(2ms);
-  }
+  bool calling = waitUntil(
+      [&] {
+        for (const auto& e : t->eventsAfter(0)) {
+          if (e.type == EventType::kToolProgress) return true;
+        }
+        return false;
+      },
+      10s, 2ms);
   ASSERT_TRUE(calling);
   auto stopped_at = std::chrono::steady_clock::now();
   ASSERT_TRUE(rt.tasks().stop(t->id()).isOk());
@@ -489,22 +482,22 @@ TEST(AgentLoop, StopDuringABashSleepLeavesNoProcessBehind) {
   spec.working_dir = dir;
   auto t = rt.submit(spec);
   // Either sleep may exec first: wait for both.
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while ((processesWith("sleep 27.1828").empty() || processesWith("sleep 31.4159").empty()) &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(5ms);
-  }
+  waitUntil(
+      [] {
+        return !processesWith("sleep 27.1828").empty() && !processesWith("sleep 31.4159").empty();
+      },
+      10s);
   ASSERT_FALSE(processesWith("sleep 27.1828").empty()) << "the command never started";
   ASSERT_FALSE(processesWith("sleep 31.4159").empty()) << "the background sleep never started";
   ASSERT_TRUE(rt.tasks().stop(t->id()).isOk());
   ASSERT_TRUE(Runtime::waitFinal(t, 10s));
   EXPECT_EQ(t->state(), TaskState::kCancelled);
   // The foreground sleep and the one it put in the background are both gone.
-  deadline = std::chrono::steady_clock::now() + 5s;
-  while ((!processesWith("sleep 27.1828").empty() || !processesWith("sleep 31.4159").empty()) &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(10ms);
-  }
+  waitUntil(
+      [] {
+        return processesWith("sleep 27.1828").empty() && processesWith("sleep 31.4159").empty();
+      },
+      5s, 10ms);
   EXPECT_TRUE(processesWith("sleep 27.1828").empty());
   EXPECT_TRUE(processesWith("sleep 31.4159").empty());
 }
@@ -567,14 +560,15 @@ TEST(AgentLoop, MustPatchRefusesAnEmptyPatchThenWritesIt) {
   spec.patch_path = dir + "/out/fix.patch";
   auto t = rt.submit(spec);
   // After the refusal, change the file (as a tool would) while the model "thinks".
-  auto deadline = std::chrono::steady_clock::now() + 10s;
   std::string refusal;
-  while (refusal.empty() && std::chrono::steady_clock::now() < deadline) {
-    for (const auto& e : t->eventsAfter(0)) {
-      if (e.type == EventType::kToolResult) refusal = e.data;
-    }
-    std::this_thread::sleep_for(2ms);
-  }
+  waitUntil(
+      [&] {
+        for (const auto& e : t->eventsAfter(0)) {
+          if (e.type == EventType::kToolResult) refusal = e.data;
+        }
+        return !refusal.empty();
+      },
+      10s, 2ms);
   EXPECT_NE(refusal.find("ERROR! Your Patch is empty"), std::string::npos) << refusal;
   writeFile(repo + "/main.txt", "two\n");
   ASSERT_TRUE(Runtime::waitFinal(t));
