@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "support/subprocess.h"
+#include "support/toml.h"
 
 namespace agentd::testing {
 namespace {
@@ -18,11 +19,8 @@ const std::string kPlugins = AGENTD_PLUGIN_DIR;
 
 std::string config(const std::string& dir, const std::string& turns, int max_steps = 5) {
   writeFile(dir + "/turns.jsonl", turns);
-  return "[plugins.good]\npath = \"" + kFixtures +
-         "/good_cpp.so\"\n"
-         "[plugins.task_done]\npath = \"" +
-         kPlugins +
-         "/task_done.so\"\n"
+  return pluginToml("good", kFixtures + "/good_cpp.so") +
+         pluginToml("task_done", kPlugins + "/task_done.so") +
          "[model_providers.script]\ntype = \"scripted\"\nscript = \"turns.jsonl\"\n"
          "[models.m]\nprovider = \"script\"\n"
          "[agents.default]\nmodel = \"m\"\nmax_steps = " +

@@ -10,6 +10,7 @@
 
 #include "support/http_get.h"
 #include "support/subprocess.h"
+#include "support/toml.h"
 
 namespace agentd::testing {
 namespace {
@@ -30,17 +31,12 @@ std::string config(const std::string& dir, bool with_server) {
       "\n"
       R"({"content":"done","tool_calls":[{"id":"2","name":"task_done"}]})"
       "\n");
-  std::string text =
-      "[metrics]\nlisten = \"127.0.0.1:0\"\n"
-      "[plugins.mcp]\npath = \"" +
-      kPlugins +
-      "/mcp.so\"\n"
-      "[plugins.task_done]\npath = \"" +
-      kPlugins +
-      "/task_done.so\"\n"
-      "[model_providers.script]\ntype = \"scripted\"\nscript = \"turns.jsonl\"\n"
-      "[models.m]\nprovider = \"script\"\n"
-      "[agents.default]\nmodel = \"m\"\ntools = [\"task_done\"]\n";
+  std::string text = "[metrics]\nlisten = \"127.0.0.1:0\"\n" +
+                     pluginToml("mcp", kPlugins + "/mcp.so") +
+                     pluginToml("task_done", kPlugins + "/task_done.so") +
+                     "[model_providers.script]\ntype = \"scripted\"\nscript = \"turns.jsonl\"\n"
+                     "[models.m]\nprovider = \"script\"\n"
+                     "[agents.default]\nmodel = \"m\"\ntools = [\"task_done\"]\n";
   if (with_server) {
     text += "mcp_servers = [\"everything\"]\n[mcp.servers.everything]\ncommand = \"" + kNode +
             "\"\nargs = [\"" + kEverything + "\", \"stdio\"]\nrequired = true\n";

@@ -19,6 +19,7 @@
 #include "support/fake_model_server.h"
 #include "support/http_get.h"
 #include "support/subprocess.h"
+#include "support/toml.h"
 
 namespace agentd::testing {
 namespace {
@@ -31,12 +32,9 @@ const std::string kFixtures = AGENTD_FIXTURE_DIR;
 std::string baseConfig(const FakeModelServer& model, int latency_ms = 0,
                        const std::string& server = "") {
   return "[server]\nshutdown_grace_seconds = 10\n" + server +
-         "\n[metrics]\nlisten = \"127.0.0.1:0\"\n"
-         "[plugins.good]\npath = \"" +
-         kFixtures +
-         "/good_cpp.so\"\n"
-         "[model_providers.fake]\ntype = \"openai\"\nbase_url = \"" +
-         model.openAiBase() +
+         "\n[metrics]\nlisten = \"127.0.0.1:0\"\n" +
+         pluginToml("good", kFixtures + "/good_cpp.so") +
+         "[model_providers.fake]\ntype = \"openai\"\nbase_url = \"" + model.openAiBase() +
          "\"\napi_key = \"k\"\nmax_attempts = 1\nheaders = { \"x-fake-latency-ms\" = \"" +
          std::to_string(latency_ms) +
          "\" }\n"

@@ -14,12 +14,14 @@
 
 #include "observability/metrics.h"
 #include "support/subprocess.h"
+#include "support/toml.h"
 
 namespace agentd {
 namespace {
 
 namespace fs = std::filesystem;
 using agentd::testing::freshDir;
+using agentd::testing::pluginToml;
 using agentd::testing::writeFile;
 using namespace std::chrono_literals;
 
@@ -27,12 +29,8 @@ const std::string kFixtures = AGENTD_FIXTURE_DIR;
 
 std::string config(const std::string& good_so, const std::string& agents) {
   return "[reload]\ndebounce_ms = 20\npoll_interval_seconds = 0\n"
-         "[plugins]\ndrain_timeout_ms = 5000\n"
-         "[plugins.good]\npath = \"" +
-         good_so +
-         "\"\n"
-         "[plugins.sleeper]\npath = \"" +
-         kFixtures + "/sleeper.so\"\n" + agents;
+         "[plugins]\ndrain_timeout_ms = 5000\n" +
+         pluginToml("good", good_so) + pluginToml("sleeper", kFixtures + "/sleeper.so") + agents;
 }
 
 const std::string kAgents =
