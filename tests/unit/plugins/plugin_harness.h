@@ -146,22 +146,18 @@ inline const agentd_host_api* fakeHostApi() {
       auto it = ctx.find(std::string_view(key.ptr, key.len));
       return it == ctx.end() ? agentd_str{"", 0} : view(it->second);
     };
-    a.add_tool = [](agentd_list* l, agentd_str name, agentd_str description, agentd_str schema) {
-      auto* list = reinterpret_cast<FakeList*>(l);
-      if (list->tools == nullptr) {
-        ADD_FAILURE() << "add_tool called outside list_tools";
-        return;
-      }
-      list->tools->push_back({str(name), str(description), str(schema)});
-    };
     a.add_tool_flags = [](agentd_list* l, agentd_str name, agentd_str description,
                           agentd_str schema, uint32_t flags) {
       auto* list = reinterpret_cast<FakeList*>(l);
       if (list->tools == nullptr) {
-        ADD_FAILURE() << "add_tool_flags called outside list_tools";
+        ADD_FAILURE() << "add_tool or add_tool_flags called outside list_tools";
         return;
       }
       list->tools->push_back({str(name), str(description), str(schema), flags});
+    };
+    static const auto add_tool_flags = a.add_tool_flags;
+    a.add_tool = [](agentd_list* l, agentd_str name, agentd_str description, agentd_str schema) {
+      add_tool_flags(l, name, description, schema, 0);
     };
     a.add_skill = [](agentd_list* l, agentd_str name, agentd_str description,
                      agentd_str instructions) {
