@@ -118,6 +118,27 @@ struct ToolJob {
   bool runs_inline = false;  // AGENTD_TOOL_INLINE: no wait, no timeout timer
 };
 
+// What a tool call of this task sees: its ids, its working directory, the task's cancellation and
+// a progress reporter that emits tool_progress events.
+plugin::CallContext toolContext(const std::shared_ptr<Task>& task, const std::string& agent,
+                                const std::string& working_dir, const ToolJob& job, int step) {
+  plugin::CallContext ctx;
+  ctx.task_id = task->id();
+  ctx.agent = agent;
+  ctx.working_dir = working_dir;
+  ctx.tool_call_id = job.call_id;
+  ctx.cancel = std::make_shared<plugin::CancelState>(task->toolCancel());
+  ctx.on_progress = [task, step, id = job.call_id, name = job.name](double progress, double total,
+                                                                    std::string_view message) {
+    char num[64];
+    std::snprintf(num, sizeof num, "%.6g,\"total\":%.6g", progress, total);
+    task->emit(EventType::kToolProgress, step,
+               "{\"call_id\":" + json::quote(id) + ",\"name\":" + json::quote(name) +
+                   ",\"progress\":" + num + ",\"message\":" + json::quote(message) + "}");
+  };
+  return ctx;
+}
+
 // How long after its timeout a tool call that has not returned is given up on.
 constexpr std::chrono::milliseconds kToolTimeoutGrace{250};
 
@@ -125,6 +146,27 @@ struct ToolsOutcome {
   std::vector<plugin::ToolResult> results;
   std::vector<double> duration_ms;
 };
+
+// Inline tools (AGENTD_TOOL_INLINE) answer on this thread before runAsync returns, so a step
+// whose calls are all inline runs them here: no hand-off, no timer, no trip through the
+// executor. Stops between calls once the task is asked to stop.
+ToolsOutcome runInlineTools(plugin::ToolRunner& runner, const std::vector<ToolJob>& jobs,
+                            const std::shared_ptr<Task>& task, const std::string& agent,
+                            const std::string& working_dir, std::chrono::milliseconds timeout,
+                            int step) {
+  ToolsOutcome out;
+  out.results.resize(jobs.size());
+  out.duration_ms.resize(jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (i > 0 && task->stopRequested()) break;
+    auto start = Clock::now();
+    runner.runAsync(
+        jobs[i].name, jobs[i].arguments, toolContext(task, agent, working_dir, jobs[i], step),
+        timeout, [&out, i](plugin::ToolResult r) { out.results[i] = std::move(r); }, true);
+    out.duration_ms[i] = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  }
+  return out;
+}
 
 template <class Token>
 auto asyncTools(plugin::ToolRunner& runner, std::vector<ToolJob> jobs, std::shared_ptr<Task> task,
@@ -163,20 +205,7 @@ auto asyncTools(plugin::ToolRunner& runner, std::vector<ToolJob> jobs, std::shar
           return;
         }
         for (size_t i = 0; i < jobs.size(); ++i) {
-          plugin::CallContext ctx;
-          ctx.task_id = task->id();
-          ctx.agent = agent;
-          ctx.working_dir = working_dir;
-          ctx.tool_call_id = jobs[i].call_id;
-          ctx.cancel = std::make_shared<plugin::CancelState>(task->toolCancel());
-          ctx.on_progress = [task, step, id = jobs[i].call_id, name = jobs[i].name](
-                                double progress, double total, std::string_view message) {
-            char num[64];
-            std::snprintf(num, sizeof num, "%.6g,\"total\":%.6g", progress, total);
-            task->emit(EventType::kToolProgress, step,
-                       "{\"call_id\":" + json::quote(id) + ",\"name\":" + json::quote(name) +
-                           ",\"progress\":" + num + ",\"message\":" + json::quote(message) + "}");
-          };
+          plugin::CallContext ctx = toolContext(task, agent, working_dir, jobs[i], step);
           auto start = Clock::now();
           auto since = [start] {
             return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -355,9 +384,9 @@ std::optional<std::string> rejectCall(const llm::ToolCall& c, const Plan& p,
     return "Tool '" + c.name + "' is not available to this agent.";
   }
   std::string args = c.arguments.empty() ? "{}" : c.arguments;
-  auto doc = json::parse(args);
-  if (!doc.ok()) return "Invalid tool arguments (" + doc.status().message() + ")";
-  if (!doc->IsObject()) return std::string("Invalid tool arguments: expected a JSON object");
+  if (Status st = json::validateObject(args); !st.isOk()) {
+    return "Invalid tool arguments (" + st.message() + ")";
+  }
   *normalized_args = std::move(args);
   return std::nullopt;
 }
@@ -478,10 +507,11 @@ class Run {
       finish(TaskState::kFailed, "", "model call failed: " + res.status().message());
       co_return true;
     }
-    llm::ChatResponse& r = *res;
+    // One copy of the response, read from here on and shared by the trajectory's records.
+    auto recorded = std::make_shared<const llm::ChatResponse>(std::move(*res));
+    const llm::ChatResponse& r = *recorded;
     task_->emit(EventType::kModelResponse, step, responseJson(r, latency));
-    std::shared_ptr<const llm::ChatResponse> recorded;  // the trajectory's copy, shared by its step
-    if (rec_) recorded = rec_->recordInteraction(sent, r);
+    if (rec_) rec_->recordInteraction(sent, recorded);
     messages_.push_back(llm::Message::assistant(r.content, r.tool_calls));
 
     if (r.tool_calls.empty()) {
@@ -523,7 +553,14 @@ class Run {
     if (waits) beginWait(*task_, rec_.get());
     std::vector<plugin::ToolResult> results(r.tool_calls.size());
     std::vector<double> durations(r.tool_calls.size(), 0);
-    if (p_.parallel_tools || jobs.size() <= 1) {
+    if (!waits) {
+      ToolsOutcome o =
+          runInlineTools(*env_.tools, jobs, task_, p_.agent, p_.working_dir, p_.tool_timeout, step);
+      for (size_t j = 0; j < jobs.size(); ++j) {
+        results[job_index[j]] = std::move(o.results[j]);
+        durations[job_index[j]] = o.duration_ms[j];
+      }
+    } else if (p_.parallel_tools || jobs.size() <= 1) {
       ToolsOutcome o = co_await asyncTools(*env_.tools, jobs, task_, p_.agent, p_.working_dir,
                                            p_.tool_timeout, step, use_awaitable);
       for (size_t j = 0; j < jobs.size(); ++j) {

@@ -215,13 +215,11 @@ void TrajectoryRecorder::flush() {
   if (log_ != nullptr) std::fflush(log_);
 }
 
-std::shared_ptr<const llm::ChatResponse> TrajectoryRecorder::recordInteraction(
-    size_t input_count, const llm::ChatResponse& r) {
-  Interaction i{isoNow(), input_count, std::make_shared<const llm::ChatResponse>(r)};
-  auto shared = i.response;
+void TrajectoryRecorder::recordInteraction(size_t input_count,
+                                           std::shared_ptr<const llm::ChatResponse> response) {
+  Interaction i{isoNow(), input_count, std::move(response)};
   std::lock_guard<std::mutex> lock(mu_);
   interactions_.push_back(std::move(i));
-  return shared;
 }
 
 void TrajectoryRecorder::recordStep(int step, const std::string& state, size_t input_count,

@@ -44,11 +44,10 @@ class TrajectoryRecorder {
   // Hands the buffered events to the kernel.
   void flush();
 
-  // input_count: how many messages of the conversation the model was sent. Returns the stored
-  // response, for the step's record to share.
-  std::shared_ptr<const llm::ChatResponse> recordInteraction(size_t input_count,
-                                                             const llm::ChatResponse& r);
-  // response: the step's model response (from recordInteraction), or null.
+  // input_count: how many messages of the conversation the model was sent. The response is
+  // shared, not copied; the step's record shares it too.
+  void recordInteraction(size_t input_count, std::shared_ptr<const llm::ChatResponse> response);
+  // response: the step's model response (the one given to recordInteraction), or null.
   void recordStep(int step, const std::string& state, size_t input_count,
                   std::shared_ptr<const llm::ChatResponse> response,
                   std::vector<ToolOutcome> results, const std::string& error);
