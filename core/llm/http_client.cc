@@ -2,11 +2,14 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cerrno>
@@ -20,6 +23,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "llm/http1.h"
 #include "observability/log.h"
 
 namespace agentd::llm {
@@ -123,6 +127,19 @@ class HttpClient::Impl {
     bool cancelled = false;
     char errbuf[CURL_ERROR_SIZE] = {0};
     Impl* impl = nullptr;
+    // The loopback path (easy == nullptr): the connection, the request's bytes, the response.
+    std::shared_ptr<const http1::Target> target;
+    int fd = -1;      // the connection this transfer holds, or -1
+    size_t addr = 0;  // which of target->addrs it connects to
+    bool connecting = false;
+    bool reused = false;   // the connection came from the pool
+    bool retried = false;  // already sent again on a fresh connection
+    long connects = 0;
+    std::string out;
+    size_t out_off = 0;
+    std::unique_ptr<http1::ResponseReader> reader;
+    uint64_t connect_timer = 0;
+    uint64_t total_timer = 0;
   };
 
   struct Timer {
@@ -148,6 +165,7 @@ class HttpClient::Impl {
       curl_slist_free_all(t->headers);
     }
     transfers_.clear();
+    for (const auto& [fd, conn] : direct_) close(fd);
     for (CURL* e : free_easy_) curl_easy_cleanup(e);
     if (multi_) curl_multi_cleanup(multi_);
     if (epfd_ >= 0) close(epfd_);
@@ -169,6 +187,9 @@ class HttpClient::Impl {
     if (options.max_connection_cache > 0) {
       curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, options.max_connection_cache);
     }
+    loopback_direct_ = options.loopback_direct;
+    max_host_ = options.max_host_connections;
+    max_idle_ = options.max_connection_cache > 0 ? options.max_connection_cache : 64;
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
     evfd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (epfd_ < 0 || evfd_ < 0)
@@ -227,9 +248,10 @@ class HttpClient::Impl {
     return n > 0 ? 0 : waitMillis();
   }
 
-  // Runs fn now when on the event thread outside libcurl, else queues it in order.
+  // Runs fn now when on the event thread outside libcurl and the response callbacks, else
+  // queues it in order.
   void dispatch(std::function<void()> fn) {
-    if (inEventThread() && !in_curl_) {
+    if (inEventThread() && !in_transport_) {
       fn();
     } else {
       post(std::move(fn));
@@ -327,6 +349,12 @@ class HttpClient::Impl {
   }
 
   void begin(std::shared_ptr<Transfer> t) {
+    if (loopback_direct_) {
+      if (auto target = loopbackTarget(t->req.url)) {
+        beginDirect(std::move(t), std::move(target));
+        return;
+      }
+    }
     CURL* e = takeEasy();
     if (!e) {
       active_.fetch_sub(1);
@@ -378,12 +406,7 @@ class HttpClient::Impl {
     Transfer* raw = t.get();
     uint64_t id = t->id;
     transfers_.emplace(id, std::move(t));
-    if (raw->req.first_byte_timeout.count() > 0) {
-      Clock::time_point when = raw->started + raw->req.first_byte_timeout;
-      raw->first_byte_timer = next_id_.fetch_add(1);
-      auto at = timer_order_.emplace(when, raw->first_byte_timer);
-      timers_.emplace(raw->first_byte_timer, Timer{at, [this, id] { firstByteTimeout(id); }});
-    }
+    armFirstByteTimer(raw);
     CURLMcode mc = curl_multi_add_handle(multi_, e);
     if (mc != CURLM_OK) {
       // Reported from the loop, never from inside start().
@@ -392,6 +415,28 @@ class HttpClient::Impl {
         auto it = transfers_.find(id);
         if (it != transfers_.end()) finish(it->second.get(), CURLE_FAILED_INIT);
       });
+    }
+  }
+
+  uint64_t addTimer(Clock::time_point when, std::function<void()> fn) {
+    uint64_t id = next_id_.fetch_add(1);
+    auto at = timer_order_.emplace(when, id);
+    timers_.emplace(id, Timer{at, std::move(fn)});
+    return id;
+  }
+
+  void armFirstByteTimer(Transfer* t) {
+    if (t->req.first_byte_timeout.count() <= 0) return;
+    uint64_t id = t->id;
+    t->first_byte_timer =
+        addTimer(t->started + t->req.first_byte_timeout, [this, id] { firstByteTimeout(id); });
+  }
+
+  void gotFirstByte(Transfer* t) {
+    t->got_first_byte = true;
+    if (t->first_byte_timer) {
+      eraseTimer(t->first_byte_timer);
+      t->first_byte_timer = 0;
     }
   }
 
@@ -415,9 +460,14 @@ class HttpClient::Impl {
     active_.fetch_sub(1);
     if (owned->first_byte_timer) eraseTimer(owned->first_byte_timer);
     long conns = 0;
-    curl_easy_getinfo(owned->easy, CURLINFO_NUM_CONNECTS, &conns);
+    if (owned->easy) {
+      curl_easy_getinfo(owned->easy, CURLINFO_NUM_CONNECTS, &conns);
+      curl_multi_remove_handle(multi_, owned->easy);
+    } else {
+      conns = owned->connects;
+      endDirect(owned.get());
+    }
     connections_.fetch_add(static_cast<uint64_t>(conns));
-    curl_multi_remove_handle(multi_, owned->easy);
     HttpResult r = std::move(owned->result);
     r.elapsed = Clock::now() - owned->started;
     r.new_connections = conns;
@@ -432,10 +482,343 @@ class HttpClient::Impl {
         r.error_message = owned->errbuf[0] ? owned->errbuf : curl_easy_strerror(rc);
       }
     }
-    recycleEasy(owned->easy);
+    if (owned->easy) recycleEasy(owned->easy);
     curl_slist_free_all(owned->headers);
     if (owned->cancelled) return;
     if (owned->cb.on_done) owned->cb.on_done(std::move(r));
+  }
+
+  // --- The loopback path: HTTP/1.1 on connections of our own, in the same epoll set ---------
+
+  std::shared_ptr<const http1::Target> loopbackTarget(const std::string& url) {
+    auto it = targets_.find(url);
+    if (it == targets_.end()) {
+      if (targets_.size() >= 64) targets_.clear();  // URLs come from configuration: few
+      auto t = http1::loopbackTarget(url);
+      it = targets_.emplace(url, t ? std::make_shared<const http1::Target>(std::move(*t)) : nullptr)
+               .first;
+    }
+    return it->second;
+  }
+
+  void beginDirect(std::shared_ptr<Transfer> t, std::shared_ptr<const http1::Target> target) {
+    Transfer* raw = t.get();
+    uint64_t id = raw->id;
+    raw->target = std::move(target);
+    raw->started = Clock::now();
+    raw->out = http1::serializeRequest(raw->req, *raw->target);
+    transfers_.emplace(id, std::move(t));
+    armFirstByteTimer(raw);
+    if (raw->req.total_timeout.count() > 0) {
+      raw->total_timer = addTimer(raw->started + raw->req.total_timeout, [this, id] {
+        directTimeout(id, "Operation timed out after %lld milliseconds");
+      });
+    }
+    acquire(raw);
+  }
+
+  void directTimeout(uint64_t id, const char* format) {
+    auto it = transfers_.find(id);
+    if (it == transfers_.end()) return;
+    Transfer* t = it->second.get();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t->started);
+    std::snprintf(t->errbuf, sizeof t->errbuf, format, static_cast<long long>(ms.count()));
+    finish(t, CURLE_OPERATION_TIMEDOUT);
+  }
+
+  // Gives t a connection: an idle one from the pool, else a new one within
+  // max_host_connections, else a place in the queue until one is free.
+  void acquire(Transfer* t) {
+    const std::string& key = t->target->pool_key;
+    auto idle = idle_.find(key);
+    if (idle != idle_.end() && !idle->second.empty()) {
+      int fd = idle->second.back();
+      idle->second.pop_back();
+      direct_[fd].transfer = t->id;
+      t->fd = fd;
+      t->reused = true;
+      startExchange(t);
+      return;
+    }
+    if (max_host_ > 0 && host_conns_[key] >= max_host_) {
+      waiting_[key].push_back(t->id);
+      return;
+    }
+    connectDirect(t);
+  }
+
+  // Starts queued transfers of key while connections are free (not re-entered).
+  void pumpWaiting(const std::string& key) {
+    if (pumping_) return;
+    pumping_ = true;
+    for (;;) {
+      auto w = waiting_.find(key);
+      if (w == waiting_.end()) break;
+      if (w->second.empty()) {
+        waiting_.erase(w);
+        break;
+      }
+      auto idle = idle_.find(key);
+      bool free_slot = (idle != idle_.end() && !idle->second.empty()) || max_host_ <= 0 ||
+                       host_conns_[key] < max_host_;
+      if (!free_slot) break;
+      uint64_t id = w->second.front();
+      w->second.pop_front();
+      auto it = transfers_.find(id);
+      if (it != transfers_.end()) acquire(it->second.get());
+    }
+    pumping_ = false;
+  }
+
+  void connectDirect(Transfer* t) {
+    const sockaddr_storage& a = t->target->addrs[t->addr];
+    int fd = socket(a.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      connectFailed(t, errno);
+      return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ++t->connects;
+    ++host_conns_[t->target->pool_key];
+    direct_[fd] = DirectConn{t->target->pool_key, t->id, 0};
+    t->fd = fd;
+    t->reused = false;
+    socklen_t len = a.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+    if (connect(fd, reinterpret_cast<const sockaddr*>(&a), len) == 0) {
+      startExchange(t);
+      return;
+    }
+    if (errno != EINPROGRESS) {
+      connectFailed(t, errno);
+      return;
+    }
+    t->connecting = true;
+    watch(fd, EPOLLOUT);
+    if (t->req.connect_timeout.count() > 0 && !t->connect_timer) {
+      uint64_t id = t->id;
+      t->connect_timer = addTimer(Clock::now() + t->req.connect_timeout, [this, id] {
+        directTimeout(id, "Connection timed out after %lld milliseconds");
+      });
+    }
+  }
+
+  // The next address (localhost: ::1 after 127.0.0.1), else a connect error.
+  void connectFailed(Transfer* t, int err) {
+    if (t->fd >= 0) closeConn(t, false);
+    t->connecting = false;
+    if (t->addr + 1 < t->target->addrs.size()) {
+      ++t->addr;
+      connectDirect(t);
+      return;
+    }
+    std::snprintf(t->errbuf, sizeof t->errbuf, "Failed to connect to %s: %s",
+                  t->target->host_header.c_str(), std::strerror(err));
+    std::string key = t->target->pool_key;
+    finish(t, CURLE_COULDNT_CONNECT);
+    pumpWaiting(key);  // its connection slot is free
+  }
+
+  void startExchange(Transfer* t) {
+    t->connecting = false;
+    if (t->connect_timer) {
+      eraseTimer(t->connect_timer);
+      t->connect_timer = 0;
+    }
+    t->out_off = 0;
+    http1::ResponseReader::Callbacks cb;
+    cb.on_head = [t](long status, HttpHeaders headers) {
+      if (t->cancelled) return false;
+      t->head_done = true;
+      t->result.status = status;
+      t->result.headers = std::move(headers);
+      if (t->cb.on_headers && !t->cb.on_headers(status, t->result.headers)) {
+        t->aborted = true;
+        return false;
+      }
+      return !t->cancelled;
+    };
+    cb.on_body = [t](std::string_view chunk) {
+      return onWrite(const_cast<char*>(chunk.data()), 1, chunk.size(), t) == chunk.size();
+    };
+    t->reader = std::make_unique<http1::ResponseReader>(std::move(cb), t->req.method == "HEAD");
+    sendDirect(t);
+  }
+
+  void sendDirect(Transfer* t) {
+    while (t->out_off < t->out.size()) {
+      ssize_t n =
+          ::send(t->fd, t->out.data() + t->out_off, t->out.size() - t->out_off, MSG_NOSIGNAL);
+      if (n > 0) {
+        t->out_off += static_cast<size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        watch(t->fd, EPOLLIN | EPOLLOUT);
+        return;
+      } else {
+        ioFailed(t, n < 0 ? errno : EPIPE, CURLE_SEND_ERROR, "Send failure");
+        return;
+      }
+    }
+    watch(t->fd, EPOLLIN);
+  }
+
+  void directEvent(uint64_t id, uint32_t events) {
+    auto it = transfers_.find(id);
+    if (it == transfers_.end()) return;
+    Transfer* t = it->second.get();
+    if (t->connecting) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) {
+        connectFailed(t, err);
+      } else if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
+        startExchange(t);
+      }
+      return;
+    }
+    if (t->out_off < t->out.size()) {
+      if (events & EPOLLOUT) sendDirect(t);
+      if (transfers_.find(id) == transfers_.end()) return;  // it failed
+      if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP))) return;
+    }
+    readDirect(t);
+  }
+
+  void readDirect(Transfer* t) {
+    char buf[16384];
+    for (;;) {
+      ssize_t n = ::recv(t->fd, buf, sizeof buf, 0);
+      if (n > 0) {
+        if (!t->got_first_byte) gotFirstByte(t);
+        in_transport_ = true;
+        auto state = t->reader->feed(std::string_view(buf, static_cast<size_t>(n)));
+        in_transport_ = false;
+        if (state != http1::ResponseReader::State::kMore) {
+          endRead(t, state, false);
+          return;
+        }
+      } else if (n == 0) {
+        if (!t->reader->gotBytes() && retryFresh(t)) return;
+        in_transport_ = true;
+        auto state = t->reader->eof();
+        in_transport_ = false;
+        endRead(t, state, true);
+        return;
+      } else if (errno == EINTR) {
+        continue;
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        return;
+      } else {
+        ioFailed(t, errno, CURLE_RECV_ERROR, "Recv failure");
+        return;
+      }
+    }
+  }
+
+  // The response is complete, aborted or broken: t ends here.
+  void endRead(Transfer* t, http1::ResponseReader::State state, bool eof) {
+    using State = http1::ResponseReader::State;
+    if (state == State::kDone) {
+      bool reusable = !eof && t->reader->keepAlive() && t->reader->leftover() == 0;
+      releaseConn(t, reusable);
+      finish(t, CURLE_OK);
+    } else if (state == State::kAborted) {
+      finish(t, CURLE_WRITE_ERROR);
+    } else {
+      std::snprintf(t->errbuf, sizeof t->errbuf, "%s", t->reader->error().c_str());
+      CURLcode rc = !eof                     ? CURLE_WEIRD_SERVER_REPLY
+                    : t->reader->truncated() ? CURLE_PARTIAL_FILE
+                    : t->reader->gotBytes()  ? CURLE_RECV_ERROR
+                                             : CURLE_GOT_NOTHING;
+      finish(t, rc);
+    }
+  }
+
+  // A pooled connection the server had closed fails before any byte of the response: the
+  // request goes again, once, on a new connection (as libcurl does).
+  bool retryFresh(Transfer* t) {
+    if (!t->reused || t->retried || (t->reader && t->reader->gotBytes())) return false;
+    closeConn(t, false);
+    t->retried = true;
+    t->addr = 0;
+    t->reader.reset();
+    connectDirect(t);
+    return true;
+  }
+
+  void ioFailed(Transfer* t, int err, CURLcode rc, const char* what) {
+    if (retryFresh(t)) return;
+    std::snprintf(t->errbuf, sizeof t->errbuf, "%s: %s", what, std::strerror(err));
+    finish(t, rc);
+  }
+
+  void watch(int fd, uint32_t events) {
+    DirectConn& c = direct_[fd];
+    if (c.events == events) return;
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = fd;
+    epoll_ctl(epfd_, c.events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev);
+    c.events = events;
+  }
+
+  // Back to the pool (reusable) or closed; either way t no longer holds it.
+  void releaseConn(Transfer* t, bool reusable) {
+    std::vector<int>& idle = idle_[t->target->pool_key];
+    if (!reusable || static_cast<long>(idle.size()) >= max_idle_) {
+      closeConn(t, true);
+      return;
+    }
+    int fd = t->fd;
+    t->fd = -1;
+    direct_[fd].transfer = 0;
+    watch(fd, EPOLLIN);  // an idle connection turns readable when the server closes it
+    idle.push_back(fd);
+    pumpWaiting(t->target->pool_key);
+  }
+
+  void closeConn(Transfer* t, bool pump) {
+    int fd = t->fd;
+    t->fd = -1;
+    dropConn(fd, pump);
+  }
+
+  void dropConn(int fd, bool pump) {
+    auto it = direct_.find(fd);
+    if (it == direct_.end()) return;
+    std::string key = std::move(it->second.key);
+    if (it->second.events) epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+    direct_.erase(it);
+    close(fd);
+    auto n = host_conns_.find(key);
+    if (n != host_conns_.end() && --n->second <= 0) host_conns_.erase(n);
+    if (pump) pumpWaiting(key);
+  }
+
+  // An idle connection turned readable: the server closed it (or sent what nobody asked for).
+  void idleEvent(int fd) {
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    auto it = direct_.find(fd);
+    auto idle = idle_.find(it->second.key);
+    if (idle != idle_.end()) {
+      auto& v = idle->second;
+      v.erase(std::remove(v.begin(), v.end(), fd), v.end());
+    }
+    dropConn(fd, true);
+  }
+
+  // A transfer of the loopback path ends: its timers go, and a connection it still holds
+  // (cancelled, timed out, failed) is closed, since its state is unknown.
+  void endDirect(Transfer* t) {
+    if (t->connect_timer) eraseTimer(t->connect_timer);
+    if (t->total_timer) eraseTimer(t->total_timer);
+    t->connect_timer = t->total_timer = 0;
+    if (t->fd >= 0) closeConn(t, true);
   }
 
   static size_t onWrite(char* p, size_t size, size_t n, void* ud) {
@@ -458,13 +841,7 @@ class HttpClient::Impl {
     auto* t = static_cast<Transfer*>(ud);
     size_t len = size * n;
     if (t->cancelled) return 0;
-    if (!t->got_first_byte) {
-      t->got_first_byte = true;
-      if (t->first_byte_timer) {
-        t->impl->eraseTimer(t->first_byte_timer);
-        t->first_byte_timer = 0;
-      }
-    }
+    if (!t->got_first_byte) t->impl->gotFirstByte(t);
     std::string_view line = trim(std::string_view(p, len));
     if (line.rfind("HTTP/", 0) == 0) {
       t->result.headers.clear();
@@ -559,9 +936,9 @@ class HttpClient::Impl {
 
   void socketAction(curl_socket_t s, int flags) {
     int running = 0;
-    in_curl_ = true;
+    in_transport_ = true;
     curl_multi_socket_action(multi_, s, flags, &running);
-    in_curl_ = false;
+    in_transport_ = false;
   }
 
   void drainMessages() {
@@ -648,6 +1025,14 @@ class HttpClient::Impl {
         continue;
       }
       if (loop_ && fd == loop_->closefd_) continue;
+      if (auto d = direct_.find(fd); d != direct_.end()) {
+        if (d->second.transfer == 0) {
+          idleEvent(fd);
+        } else {
+          directEvent(d->second.transfer, events[i].events);
+        }
+        continue;
+      }
       auto parked = sockets_.find(fd);
       if (parked != sockets_.end() && parked->second.parked) {
         epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
@@ -700,7 +1085,7 @@ class HttpClient::Impl {
   std::atomic<size_t> active_{0};
   std::atomic<uint64_t> connections_{0};
   // Event thread only.
-  bool in_curl_ = false;
+  bool in_transport_ = false;  // inside libcurl or a response callback: dispatch() queues
   bool curl_deadline_valid_ = false;
   Clock::time_point curl_deadline_;
   std::unordered_map<uint64_t, std::shared_ptr<Transfer>> transfers_;
@@ -713,6 +1098,21 @@ class HttpClient::Impl {
   std::multimap<Clock::time_point, uint64_t> timer_order_;
   std::unordered_map<uint64_t, Timer> timers_;
   std::vector<CURL*> free_easy_;
+  // The loopback path.
+  bool loopback_direct_ = true;
+  long max_host_ = 0;   // connections per host, 0 = unlimited
+  long max_idle_ = 64;  // idle connections kept per host
+  struct DirectConn {
+    std::string key;        // the pool it belongs to (Target::pool_key)
+    uint64_t transfer = 0;  // the transfer using it; 0 while idle
+    uint32_t events = 0;    // what epfd_ watches it for
+  };
+  std::unordered_map<int, DirectConn> direct_;                     // every open connection
+  std::unordered_map<std::string, std::vector<int>> idle_;         // pool key -> idle ones
+  std::unordered_map<std::string, long> host_conns_;               // pool key -> open ones
+  std::unordered_map<std::string, std::deque<uint64_t>> waiting_;  // pool key -> queued ids
+  std::unordered_map<std::string, std::shared_ptr<const http1::Target>> targets_;  // by URL
+  bool pumping_ = false;
 };
 
 Result<std::unique_ptr<HttpClient>> HttpClient::create(Options options) {

@@ -10,6 +10,16 @@
 // sockets curl closes itself); Asio stays out of this module.
 //
 // Connections are pooled by the multi handle (keep-alive, HTTP/2 multiplexing over TLS).
+//
+// Plain http:// to this host (localhost, 127.0.0.1, [::1]: the hosts never sent through a
+// proxy) skips libcurl: the client writes HTTP/1.1 itself on non-blocking sockets in the same
+// epoll set and reads the response with Boost.Beast's parser (llm/http1.h). A local model
+// server is where the client's own cost per request shows (libcurl's multi state machine costs
+// tens of microseconds per request on a reused connection); the behaviour is the same: keep-alive
+// pool, max_host_connections, the three timeouts, cancellation, the error classes, and a request
+// sent again on a fresh connection when a pooled one turns out closed before any response byte.
+// Options::loopback_direct = false keeps such requests on libcurl too.
+//
 // Thread-safe; every callback runs on the event thread and must not block.
 #pragma once
 
@@ -107,8 +117,9 @@ class HttpClient {
  public:
   struct Options {
     long max_host_connections = 0;  // 0 = unlimited
-    long max_connection_cache = 0;  // 0 = libcurl's default (4 x transfers)
+    long max_connection_cache = 0;  // 0 = libcurl's default (4 x transfers); loopback: 64 idle
     bool external_loop = false;     // no own thread: the owner drives loop()
+    bool loopback_direct = true;    // plain HTTP to this host without libcurl (see above)
   };
   static Result<std::unique_ptr<HttpClient>> create(Options options);
   static Result<std::unique_ptr<HttpClient>> create() { return create(Options{}); }

@@ -1,5 +1,6 @@
 // HttpClient against the fake model server: keep-alive reuse, connect / first-byte / total
 // timeouts, transport error classes, cancellation, timers, and many transfers on one thread.
+// Every test runs twice: on the client's own loopback HTTP/1.1 path and on libcurl.
 #include "llm/http_client.h"
 
 #include <arpa/inet.h>
@@ -48,19 +49,29 @@ HttpResult perform(HttpClient& c, HttpRequest req, HttpCallbacks cb = {}) {
   return f.get();
 }
 
-class HttpClientTest : public ::testing::Test {
+// The parameter is Options::loopback_direct.
+class HttpClientTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     ASSERT_TRUE(server_.ok()) << server_.stderrText();
-    auto c = HttpClient::create();
-    ASSERT_TRUE(c.ok());
-    client_ = std::move(c).value();
+    client_ = makeClient(HttpClient::Options{});
+  }
+  std::unique_ptr<HttpClient> makeClient(HttpClient::Options o) {
+    o.loopback_direct = GetParam();
+    auto c = HttpClient::create(o);
+    EXPECT_TRUE(c.ok());
+    return c.ok() ? std::move(c).value() : nullptr;
   }
   FakeModelServer server_;
   std::unique_ptr<HttpClient> client_;
 };
 
-TEST_F(HttpClientTest, KeepAliveReusesOneConnection) {
+INSTANTIATE_TEST_SUITE_P(Transports, HttpClientTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? std::string("Direct") : std::string("Curl");
+                         });
+
+TEST_P(HttpClientTest, KeepAliveReusesOneConnection) {
   for (int i = 0; i < 10; ++i) {
     HttpResult r = perform(*client_, post(server_));
     ASSERT_EQ(r.error, TransportError::kNone) << r.error_message;
@@ -72,13 +83,15 @@ TEST_F(HttpClientTest, KeepAliveReusesOneConnection) {
   EXPECT_EQ(client_->connectionsOpened(), 1u);
 }
 
-// A one-connection-at-a-time HTTP/1.1 server whose answers say how each connection ends: the
-// first is "Connection: close" (curl closes that socket itself), the second keeps the
-// connection open and the server closes it 100 ms later (the idle socket turns readable), the
-// rest stay open.
-class ClosingServer {
+// A listener on 127.0.0.1 whose thread runs serve(), one connection at a time. Subclasses call
+// start() when constructed and stop() before they are destroyed.
+class ScriptedServer {
  public:
-  ClosingServer() {
+  virtual ~ScriptedServer() = default;
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/x"; }
+
+ protected:
+  void start() {
     fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -91,36 +104,63 @@ class ClosingServer {
     port_ = ntohs(a.sin_port);
     thread_ = std::thread([this] { serve(); });
   }
-  ~ClosingServer() {
+  void stop() {
     shutdown(fd_, SHUT_RDWR);
     close(fd_);
     if (thread_.joinable()) thread_.join();
   }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/x"; }
+  virtual void serve() = 0;
+  // The next connection, with a 10 s receive timeout; -1 once stopped.
+  int acceptOne() {
+    int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) return -1;
+    timeval tv{10, 0};
+    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return c;
+  }
+  // Reads the next request head from c (the tests send GET: no body); *in keeps what follows.
+  static bool readRequest(int c, std::string* in) {
+    char buf[4096];
+    for (;;) {
+      size_t end = in->find("\r\n\r\n");
+      if (end != std::string::npos) {
+        in->erase(0, end + 4);
+        return true;
+      }
+      ssize_t n = recv(c, buf, sizeof buf, 0);
+      if (n <= 0) return false;
+      in->append(buf, static_cast<size_t>(n));
+    }
+  }
+  static void answer(int c, const std::string& extra_head = "") {
+    std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + extra_head + "\r\nok";
+    send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
+  }
 
  private:
-  void serve() {
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+// Answers say how each connection ends: the first is "Connection: close" (the client closes
+// that socket itself), the second keeps the connection open and the server closes it 100 ms
+// later (the idle socket turns readable), the rest stay open.
+class ClosingServer : public ScriptedServer {
+ public:
+  ClosingServer() { start(); }
+  ~ClosingServer() override { stop(); }
+
+ private:
+  void serve() override {
     int answered = 0;
     while (answered < 3) {
-      int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      int c = acceptOne();
       if (c < 0) return;
-      timeval tv{10, 0};
-      setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       std::string in;
-      char buf[4096];
-      while (answered < 3) {
-        size_t end = in.find("\r\n\r\n");
-        if (end == std::string::npos) {
-          ssize_t n = recv(c, buf, sizeof buf, 0);
-          if (n <= 0) break;
-          in.append(buf, static_cast<size_t>(n));
-          continue;
-        }
-        in.erase(0, end + 4);  // GET requests: no body
+      while (answered < 3 && readRequest(c, &in)) {
         ++answered;
-        std::string head = answered == 1 ? "Connection: close\r\n" : "";
-        std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + head + "\r\nok";
-        send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
+        answer(c, answered == 1 ? "Connection: close\r\n" : "");
         if (answered == 1) break;
         if (answered == 2) {
           std::this_thread::sleep_for(100ms);
@@ -130,9 +170,33 @@ class ClosingServer {
       close(c);
     }
   }
-  int fd_ = -1;
-  int port_ = 0;
-  std::thread thread_;
+};
+
+// Its first connection answers one request with keep-alive, then reads the next and closes
+// without a byte, as a server does that drops an idle connection just as a request arrives.
+// Later connections answer one request each. Counts the requests it read.
+class StaleServer : public ScriptedServer {
+ public:
+  StaleServer() { start(); }
+  ~StaleServer() override { stop(); }
+  int requests() const { return requests_.load(); }
+
+ private:
+  void serve() override {
+    for (int conn = 0;; ++conn) {
+      int c = acceptOne();
+      if (c < 0) return;
+      std::string in;
+      for (int i = 0; readRequest(c, &in); ++i) {
+        ++requests_;
+        if (conn == 0 && i == 1) break;
+        answer(c);
+        if (conn > 0) break;  // one request per later connection: the test needs no more
+      }
+      close(c);
+    }
+  }
+  std::atomic<int> requests_{0};
 };
 
 double cpuSeconds() {
@@ -142,7 +206,7 @@ double cpuSeconds() {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
-TEST_F(HttpClientTest, ConnectionsClosedByEitherSideAreLeftCleanly) {
+TEST_P(HttpClientTest, ConnectionsClosedByEitherSideAreLeftCleanly) {
   ClosingServer server;
   HttpRequest get;
   get.url = server.url();
@@ -170,7 +234,7 @@ TEST_F(HttpClientTest, ConnectionsClosedByEitherSideAreLeftCleanly) {
   EXPECT_EQ(client_->connectionsOpened(), 3u);
 }
 
-TEST_F(HttpClientTest, FirstByteTimeout) {
+TEST_P(HttpClientTest, FirstByteTimeout) {
   HttpRequest req = post(server_, {{"x-fake-key", "fb"}, {"x-fake-faults", "slow=3000"}});
   req.first_byte_timeout = 300ms;
   auto start = Clock::now();
@@ -183,7 +247,7 @@ TEST_F(HttpClientTest, FirstByteTimeout) {
   EXPECT_LT(took, 1500ms);
 }
 
-TEST_F(HttpClientTest, TotalTimeoutCutsASlowStream) {
+TEST_P(HttpClientTest, TotalTimeoutCutsASlowStream) {
   HttpRequest req = post(server_, {{"x-fake-key", "tt"}, {"x-fake-faults", "chunk_delay=300"}});
   req.body =
       R"({"model":"m","stream":true,"messages":[{"role":"user","content":"a b c d e f g h"}]})";
@@ -201,7 +265,7 @@ TEST_F(HttpClientTest, TotalTimeoutCutsASlowStream) {
   EXPECT_LT(took, 2000ms);
 }
 
-TEST_F(HttpClientTest, ConnectErrorsAreClassified) {
+TEST_P(HttpClientTest, ConnectErrorsAreClassified) {
   // A port nobody listens on: refused at once.
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -218,7 +282,7 @@ TEST_F(HttpClientTest, ConnectErrorsAreClassified) {
   EXPECT_EQ(r.error, TransportError::kConnect) << r.error_message;
 }
 
-TEST_F(HttpClientTest, ConnectTimeoutWhenTheBacklogIsFull) {
+TEST_P(HttpClientTest, ConnectTimeoutWhenTheBacklogIsFull) {
   // A listener that never accepts, with its one-slot accept queue filled: further SYNs are
   // dropped, so the handshake cannot complete and the connect timeout fires.
   int lfd = socket(AF_INET, SOCK_STREAM, 0);
@@ -251,7 +315,7 @@ TEST_F(HttpClientTest, ConnectTimeoutWhenTheBacklogIsFull) {
   EXPECT_LT(took, 3000ms);
 }
 
-TEST_F(HttpClientTest, ResetAndTruncationAreClassified) {
+TEST_P(HttpClientTest, ResetAndTruncationAreClassified) {
   HttpResult reset =
       perform(*client_, post(server_, {{"x-fake-key", "r"}, {"x-fake-faults", "reset"}}));
   EXPECT_EQ(reset.error, TransportError::kReset) << reset.error_message;
@@ -262,7 +326,7 @@ TEST_F(HttpClientTest, ResetAndTruncationAreClassified) {
   EXPECT_EQ(fine.error, TransportError::kNone) << "the client recovers on a new connection";
 }
 
-TEST_F(HttpClientTest, CancelStopsATransferWithoutCallback) {
+TEST_P(HttpClientTest, CancelStopsATransferWithoutCallback) {
   std::atomic<int> done{0};
   HttpCallbacks cb;
   cb.on_done = [&](HttpResult) { ++done; };
@@ -285,7 +349,7 @@ TEST_F(HttpClientTest, CancelStopsATransferWithoutCallback) {
   EXPECT_LE(open, 1);
 }
 
-TEST_F(HttpClientTest, TimersFireInOrderAndCancelledOnesDoNot) {
+TEST_P(HttpClientTest, TimersFireInOrderAndCancelledOnesDoNot) {
   std::mutex mu;
   std::vector<int> order;
   std::promise<void> last;
@@ -312,7 +376,7 @@ TEST_F(HttpClientTest, TimersFireInOrderAndCancelledOnesDoNot) {
   EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
 }
 
-TEST_F(HttpClientTest, ManyTransfersInFlightOnOneThread) {
+TEST_P(HttpClientTest, ManyTransfersInFlightOnOneThread) {
   constexpr int kCalls = 300;
   int threads_before = threadCount();
   std::atomic<int> ok{0}, finished{0};
@@ -335,6 +399,44 @@ TEST_F(HttpClientTest, ManyTransfersInFlightOnOneThread) {
   EXPECT_EQ(ok.load(), kCalls);
   EXPECT_EQ(peak_threads.load(), threads_before) << "no thread per call";
   EXPECT_LT(took, 8s) << "300 x 300 ms one after another would take 90 s";
+}
+
+TEST_P(HttpClientTest, APooledConnectionClosedUnderARequestIsRetriedOnAFreshOne) {
+  StaleServer server;
+  HttpRequest get;
+  get.url = server.url();
+  get.method = "GET";
+  get.first_byte_timeout = 5s;
+  get.total_timeout = 10s;
+  HttpResult first = perform(*client_, get);
+  ASSERT_EQ(first.error, TransportError::kNone) << first.error_message;
+  HttpResult second = perform(*client_, get);
+  ASSERT_EQ(second.error, TransportError::kNone) << second.error_message;
+  EXPECT_EQ(second.body, "ok");
+  EXPECT_EQ(second.new_connections, 1) << "sent again on a new connection";
+  EXPECT_EQ(server.requests(), 3) << "the dropped request, then the same one again";
+  EXPECT_EQ(client_->connectionsOpened(), 2u);
+}
+
+TEST_P(HttpClientTest, MaxHostConnectionsQueuesTheRest) {
+  HttpClient::Options o;
+  o.max_host_connections = 2;
+  auto client = makeClient(o);
+  ASSERT_NE(client, nullptr);
+  constexpr int kCalls = 6;
+  std::atomic<int> ok{0}, finished{0};
+  std::promise<void> all;
+  for (int i = 0; i < kCalls; ++i) {
+    HttpCallbacks cb;
+    cb.on_done = [&](HttpResult r) {
+      if (r.error == TransportError::kNone && r.status == 200) ++ok;
+      if (++finished == kCalls) all.set_value();
+    };
+    client->start(post(server_, {{"x-fake-latency-ms", "100"}}), cb);
+  }
+  ASSERT_EQ(all.get_future().wait_for(20s), std::future_status::ready);
+  EXPECT_EQ(ok.load(), kCalls);
+  EXPECT_EQ(client->connectionsOpened(), 2u) << "two connections, each used three times";
 }
 
 }  // namespace
