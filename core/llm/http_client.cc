@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -591,6 +592,20 @@ class HttpClient::Impl {
     }
     if (errno != EINPROGRESS) {
       connectFailed(t, errno);
+      return;
+    }
+    // On loopback the handshake has usually completed by now: send at once rather than after
+    // a trip through the event loop (and whatever the owner queued meanwhile).
+    pollfd p{fd, POLLOUT, 0};
+    if (poll(&p, 1, 0) == 1) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) {
+        connectFailed(t, err);
+      } else {
+        startExchange(t);
+      }
       return;
     }
     t->connecting = true;
