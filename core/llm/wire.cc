@@ -1,6 +1,5 @@
 #include "llm/wire.h"
 
-#include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <map>
@@ -11,7 +10,22 @@
 namespace agentd::llm {
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using Writer = rapidjson::Writer<json::StringOutput>;
+
+// About how long a request's JSON is (the text it carries plus room for the syntax), so that
+// encoding writes into one allocation.
+size_t encodedSizeHint(const ChatRequest& req) {
+  size_t n = 512;
+  for (const Message& m : req.messages) {
+    n += 64 + m.content.size() + m.tool_call_id.size();
+    for (const ToolCall& c : m.tool_calls)
+      n += 96 + c.id.size() + c.name.size() + c.arguments.size();
+  }
+  for (const ToolDefinition& t : req.tools) {
+    n += 96 + t.name.size() + t.description.size() + t.parameters.size();
+  }
+  return n + n / 8;
+}
 using rapidjson::Value;
 
 // Writes JSON text as a value; "" counts as {}. Fails when the text is not one JSON object.
@@ -178,8 +192,10 @@ class OpenAiCodec : public WireCodec {
 
   Result<std::string> encode(const ChatRequest& req, const ModelOptions& model,
                              bool stream) const override {
-    rapidjson::StringBuffer buf;
-    Writer w(buf);
+    std::string out;
+    out.reserve(encodedSizeHint(req));
+    json::StringOutput os(&out);
+    Writer w(os);
     w.StartObject();
     json::writeKey(w, "model");
     json::writeString(w, model.model);
@@ -259,7 +275,7 @@ class OpenAiCodec : public WireCodec {
       w.EndObject();
     }
     w.EndObject();
-    return std::string(buf.GetString(), buf.GetSize());
+    return out;
   }
 
   Result<ChatResponse> decode(std::string_view body) const override {
@@ -431,8 +447,10 @@ class AnthropicCodec : public WireCodec {
 
   Result<std::string> encode(const ChatRequest& req, const ModelOptions& model,
                              bool stream) const override {
-    rapidjson::StringBuffer buf;
-    Writer w(buf);
+    std::string out;
+    out.reserve(encodedSizeHint(req));
+    json::StringOutput os(&out);
+    Writer w(os);
     w.StartObject();
     json::writeKey(w, "model");
     json::writeString(w, model.model);
@@ -535,7 +553,7 @@ class AnthropicCodec : public WireCodec {
       w.Bool(true);
     }
     w.EndObject();
-    return std::string(buf.GetString(), buf.GetSize());
+    return out;
   }
 
   Result<ChatResponse> decode(std::string_view body) const override {
