@@ -13,8 +13,10 @@ server; both clocks are CLOCK_MONOTONIC), whole-process wall time and peak RSS (
 taken by tests/bench/peak_rss.c: a child started straight from Python would inherit Python's own
 high-water mark across exec). Per-step overhead = (loop time - floor) / requests; a process run
 for one task opens its connection, so its floor does too, while a warm process's floor reuses
-one. A warm figure comes from tasks run one after another inside one long-lived process:
-`agentd serve` (POST /api/run; API tasks stream the model's answer, so its floor replays its own
+one. That floor runs in a warm process (raw_agent_loop's fresh_median_ms); the floor like for
+like is a raw_agent_loop process started for one conversation (--cold, interleaved with the
+runs), cold as a process started for one task is, and gives the "like for like" overhead. A
+warm figure comes from tasks run one after another inside one long-lived process: `agentd serve` (POST /api/run; API tasks stream the model's answer, so its floor replays its own
 streamed bodies) and the peers' scripts repeating the task in the same process.
 
 agentd's steps are also taken apart: the first step (a fresh process: connection set-up and code
@@ -153,10 +155,11 @@ def run_peer(build, tmp, node, script, port, key, warm=0):
             "warm_loop_ms": r["warm_loop_ms"], "version": r["version"], "node": r["node"]}
 
 
-def raw_agent_loop(build, port, bodies_path, reps, gap_us=0):
+def raw_agent_loop(build, port, bodies_path, reps, gap_us=0, cold=False):
     """tests/bench/raw_agent_loop on these bodies: its JSON result."""
-    raw = subprocess.run([os.path.join(build, "bench/raw_agent_loop"), "--gap-us", str(gap_us),
-                          f"http://127.0.0.1:{port}/v1/chat/completions", bodies_path, str(reps),
+    raw = subprocess.run([os.path.join(build, "bench/raw_agent_loop"), "--gap-us", str(gap_us)] +
+                         (["--cold"] if cold else []) +
+                         [f"http://127.0.0.1:{port}/v1/chat/completions", bodies_path, str(reps),
                           "Authorization: Bearer k", f"x-fake-tool-turns: {STEPS}"],
                          capture_output=True, text=True, timeout=300)
     if raw.returncode != 0:
@@ -167,6 +170,11 @@ def raw_agent_loop(build, port, bodies_path, reps, gap_us=0):
 def floor_ms(build, port, bodies_path, reps=3):
     r = raw_agent_loop(build, port, bodies_path, reps)
     return r["fresh_median_ms"], r["median_ms"]
+
+
+def cold_floor_ms(build, port, bodies_path):
+    """The floor as a process started for one conversation: its first work, cold."""
+    return raw_agent_loop(build, port, bodies_path, 1, cold=True)["cold_ms"]
 
 
 def save_bodies(port, key, path):
@@ -296,10 +304,11 @@ def steady_state(runs, reused_floors):
             "steady_overhead_per_step_ms": later - floor}
 
 
-def summary(runs, floors, warm_loops, warm_floor):
+def summary(runs, floors, warm_loops, warm_floor, cold_floors):
     loop = statistics.median(r["loop_ms"] for r in runs)
     requests = runs[0]["requests"]
     floor = statistics.median(floors)
+    cold = statistics.median(cold_floors)
     out = {
         "runs": len(runs),
         "requests": requests,
@@ -307,6 +316,8 @@ def summary(runs, floors, warm_loops, warm_floor):
         "loop_ms": loop,
         "floor_ms": floor,
         "overhead_per_step_ms": (loop - floor) / requests,
+        "cold_floor_ms": cold,
+        "cold_overhead_per_step_ms": (loop - cold) / requests,
         "wall_ms": statistics.median(r["wall_ms"] for r in runs),
         "startup_ms": statistics.median(r["startup_ms"] for r in runs),
         "peak_rss_mib": max(r["maxrss_kib"] for r in runs) / 1024,
@@ -356,6 +367,7 @@ def main():
         # A process run for one task opens its connection: its floor does too (fresh). A warm
         # process keeps its connection: its floor reuses one.
         floors = {n: [] for n in bodies}
+        cold_floors = {n: [] for n in bodies}
         warm_floors = {n: [] for n in bodies}
         reused_floors = []
         warm = {n: [] for n in results}
@@ -364,6 +376,7 @@ def main():
             fresh, reused = floor_ms(build, port, bodies["agentd"])
             floors["agentd"].append(fresh)
             reused_floors.append(reused)
+            cold_floors["agentd"].append(cold_floor_ms(build, port, bodies["agentd"]))
             for _ in range(args.warm):
                 warm["agentd"].append(serve.task())
             warm_floors["agentd_serve"].append(floor_ms(build, port, bodies["agentd_serve"])[1])
@@ -373,6 +386,7 @@ def main():
                 fresh, reused = floor_ms(build, port, bodies[name])
                 floors[name].append(fresh)
                 warm_floors[name].append(reused)
+                cold_floors[name].append(cold_floor_ms(build, port, bodies[name]))
                 if args.warm:
                     warm[name] += run_peer(build, tmp, node, path, port, f"{name}-warm-{i}",
                                            args.warm)["warm_loop_ms"]
@@ -384,7 +398,7 @@ def main():
         stop(server)
         shutil.rmtree(tmp, ignore_errors=True)
     agentd = summary(results["agentd"], floors["agentd"], warm["agentd"],
-                     statistics.median(warm_floors["agentd_serve"]))
+                     statistics.median(warm_floors["agentd_serve"]), cold_floors["agentd"])
     agentd["steps"] = results["agentd"][0]["steps"]
     agentd.update(steady_state(results["agentd"], reused_floors))
     agentd["gap_floors"] = gaps
@@ -403,7 +417,7 @@ def main():
     }
     for name, _, package in peers:
         s = summary(results[name], floors[name], warm[name],
-                    statistics.median(warm_floors[name]))
+                    statistics.median(warm_floors[name]), cold_floors[name])
         s.update(label=package, version=results[name][0]["version"],
                  node=results[name][0]["node"])
         out["frameworks"][name] = s

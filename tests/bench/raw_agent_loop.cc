@@ -5,6 +5,8 @@
 // conversation on a reused connection (median_ms) and on a connection of its own
 // (fresh_median_ms). --gap-us N spins N microseconds between a response and the next request,
 // standing in for an agent's own work there, to show what such a gap costs beyond itself.
+// --cold runs one conversation on a new connection as the process's first work and prints its
+// time (cold_ms): the floor for a process started for one task, cold as that process is.
 #include <curl/curl.h>
 #include <rapidjson/document.h>
 
@@ -26,13 +28,23 @@ size_t discard(char*, size_t size, size_t n, void*) { return size * n; }
 
 int main(int argc, char** argv) {
   long gap_us = 0;
-  if (argc >= 3 && std::strcmp(argv[1], "--gap-us") == 0) {
-    gap_us = std::atol(argv[2]);
-    argc -= 2;
-    argv += 2;
+  bool cold = false;
+  for (;;) {
+    if (argc >= 3 && std::strcmp(argv[1], "--gap-us") == 0) {
+      gap_us = std::atol(argv[2]);
+      argc -= 2;
+      argv += 2;
+    } else if (argc >= 2 && std::strcmp(argv[1], "--cold") == 0) {
+      cold = true;
+      argc -= 1;
+      argv += 1;
+    } else {
+      break;
+    }
   }
   if (argc < 4) {
-    std::fprintf(stderr, "usage: raw_agent_loop [--gap-us N] URL BODIES_JSON RUNS [HEADER...]\n");
+    std::fprintf(stderr,
+                 "usage: raw_agent_loop [--gap-us N] [--cold] URL BODIES_JSON RUNS [HEADER...]\n");
     return 2;
   }
   std::string url = argv[1];
@@ -74,6 +86,15 @@ int main(int argc, char** argv) {
     }
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   };
+  if (cold) {
+    CURL* c = handle();
+    double ms = conversation(c);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(headers);
+    if (ms < 0) return 1;
+    std::printf("{\"requests\":%zu,\"cold_ms\":%.3f}\n", bodies.size(), ms);
+    return 0;
+  }
   // Reused: every conversation on one warm connection (a long-lived process). Fresh: each
   // conversation opens its connection, as a process started for one task must.
   std::vector<double> reused, fresh;
