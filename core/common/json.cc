@@ -68,6 +68,12 @@ Result<rapidjson::Document> parse(std::string_view s) {
   return doc;
 }
 
+Status LocalDocument::parse(std::string_view s) {
+  doc_.Parse<rapidjson::kParseValidateEncodingFlag>(s.data(), s.size());
+  if (doc_.HasParseError()) return parseError(doc_.GetErrorOffset(), doc_.GetParseError());
+  return Status::ok();
+}
+
 std::string quote(std::string_view s) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);

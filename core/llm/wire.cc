@@ -105,11 +105,12 @@ class OpenAiStream : public StreamDecoder {
       done_ = true;
       return std::nullopt;
     }
-    auto doc = json::parse(ev.data);
-    if (!doc.ok() || !doc->IsObject()) {
+    json::LocalDocument doc;
+    Status parsed = doc.parse(ev.data);
+    if (!parsed.isOk() || !doc->IsObject()) {
       return StreamError{
           Status::internal("malformed stream chunk: " +
-                           (doc.ok() ? std::string("not an object") : doc.status().message())),
+                           (parsed.isOk() ? std::string("not an object") : parsed.message())),
           0};
     }
     const Value& d = *doc;
@@ -279,8 +280,8 @@ class OpenAiCodec : public WireCodec {
   }
 
   Result<ChatResponse> decode(std::string_view body) const override {
-    auto doc = json::parse(body);
-    if (!doc.ok()) return doc.status().withContext("malformed response");
+    json::LocalDocument doc;
+    if (Status st = doc.parse(body); !st.isOk()) return st.withContext("malformed response");
     const Value& d = *doc;
     const Value* choices = member(d, "choices");
     if (!choices || !choices->IsArray() || choices->Empty()) {
@@ -339,11 +340,12 @@ long anthropicErrorStatus(std::string_view type) {
 class AnthropicStream : public StreamDecoder {
  public:
   std::optional<StreamError> onEvent(const SseEvent& ev, const StreamCallback& emit) override {
-    auto doc = json::parse(ev.data);
-    if (!doc.ok() || !doc->IsObject()) {
+    json::LocalDocument doc;
+    Status parsed = doc.parse(ev.data);
+    if (!parsed.isOk() || !doc->IsObject()) {
       return StreamError{
           Status::internal("malformed stream event: " +
-                           (doc.ok() ? std::string("not an object") : doc.status().message())),
+                           (parsed.isOk() ? std::string("not an object") : parsed.message())),
           0};
     }
     const Value& d = *doc;
@@ -557,8 +559,8 @@ class AnthropicCodec : public WireCodec {
   }
 
   Result<ChatResponse> decode(std::string_view body) const override {
-    auto doc = json::parse(body);
-    if (!doc.ok()) return doc.status().withContext("malformed response");
+    json::LocalDocument doc;
+    if (Status st = doc.parse(body); !st.isOk()) return st.withContext("malformed response");
     const Value& d = *doc;
     const Value* content = member(d, "content");
     if (!content || !content->IsArray()) return Status::internal("malformed response: no content");

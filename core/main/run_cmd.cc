@@ -67,8 +67,8 @@ class Progress {
         if (!e.more) std::fflush(stdout);  // ends a batch; nothing buffered, nothing written
         return;
     }
-    auto doc = json::parse(e.data);
-    if (!doc.ok()) return;
+    json::LocalDocument doc;
+    if (!doc.parse(e.data).isOk()) return;
     const rapidjson::Value& d = *doc;
     std::lock_guard<std::mutex> lock(mu_);
     switch (e.type) {

@@ -136,6 +136,23 @@ TEST(LlmWire, EmbeddedJsonErrorsSayWhatAndWhere) {
   EXPECT_EQ(json::validate("\xff").message(), json::parse("\xff").status().message());
 }
 
+TEST(LlmWire, LocalDocumentParsesAsParseDoesSmallOrLarge) {
+  json::LocalDocument small;
+  ASSERT_TRUE(small.parse(R"({"a":[1,"two"]})").isOk());
+  EXPECT_EQ((*small)["a"][1].GetString(), std::string("two"));
+  // Past its 4 KiB on the stack, values go on to the heap.
+  std::string big = "[";
+  for (int i = 0; i < 2000; ++i) big += (i ? ",\"" : "\"") + std::to_string(i) + "\"";
+  big += "]";
+  json::LocalDocument large;
+  ASSERT_TRUE(large.parse(big).isOk());
+  ASSERT_EQ(large->Size(), 2000u);
+  EXPECT_EQ((*large)[1999].GetString(), std::string("1999"));
+  json::LocalDocument bad;
+  EXPECT_EQ(bad.parse("{\"a\":").message(), json::parse("{\"a\":").status().message());
+  EXPECT_EQ(bad.parse("\xff").message(), json::parse("\xff").status().message());
+}
+
 TEST(LlmWire, OpenAiWholeResponse) {
   auto r = openAiCodec()->decode(R"({"id":"x1","model":"gpt-x","choices":[{"index":0,
     "message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",
