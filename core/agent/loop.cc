@@ -149,7 +149,7 @@ struct ToolsOutcome {
 
 // Inline tools (AGENTD_TOOL_INLINE) answer on this thread before runAsync returns, so a step
 // whose calls are all inline runs them here: no hand-off, no timer, no trip through the
-// executor. Stops between calls once the task is asked to stop.
+// executor. Once the task is asked to stop, no further call starts.
 ToolsOutcome runInlineTools(plugin::ToolRunner& runner, const std::vector<ToolJob>& jobs,
                             const std::shared_ptr<Task>& task, const std::string& agent,
                             const std::string& working_dir, std::chrono::milliseconds timeout,
@@ -158,7 +158,7 @@ ToolsOutcome runInlineTools(plugin::ToolRunner& runner, const std::vector<ToolJo
   out.results.resize(jobs.size());
   out.duration_ms.resize(jobs.size());
   for (size_t i = 0; i < jobs.size(); ++i) {
-    if (i > 0 && task->stopRequested()) break;
+    if (task->stopRequested()) break;
     auto start = Clock::now();
     runner.runAsync(
         jobs[i].name, jobs[i].arguments, toolContext(task, agent, working_dir, jobs[i], step),

@@ -103,11 +103,10 @@ std::string serializeRequest(const HttpRequest& req, const Target& target) {
     out += v;
     out += "\r\n";
   }
-  if ((req.method != "GET" && req.method != "HEAD") || !req.body.empty()) {
-    out += "Content-Length: " + std::to_string(req.body.size()) + "\r\n";
-  }
+  bool post = req.method == "POST";  // as on the libcurl path, other methods send no body
+  if (post) out += "Content-Length: " + std::to_string(req.body.size()) + "\r\n";
   out += "\r\n";
-  out += req.body;
+  if (post) out += req.body;
   return out;
 }
 
@@ -164,7 +163,7 @@ void ResponseReader::newParser() {
   // The caller bounds what it keeps. (Not boost::none: Boost 1.74 compares lengths against it
   // and then refuses every body that is not chunked.)
   parser_->p.body_limit(std::numeric_limits<std::uint64_t>::max());
-  parser_->p.header_limit(64 * 1024);
+  parser_->p.header_limit(256 * 1024);
   if (head_request_) parser_->p.skip(true);
   parser_->p.get().body() = SinkBody::value_type{&cb_.on_body, &aborted_};
 }

@@ -28,8 +28,9 @@ struct Target {
 };
 std::optional<Target> loopbackTarget(const std::string& url);
 
-// The request as sent: request line, Host (unless the caller set one), the caller's headers,
-// Content-Length (unless GET or HEAD without a body), then the body.
+// The request as sent: request line, Host (unless the caller set one), the caller's headers
+// (but those with an empty value), then for POST Content-Length and the body. Other methods
+// send no body, as on the libcurl path.
 std::string serializeRequest(const HttpRequest& req, const Target& target);
 
 // Reads one response from the bytes of a connection. Interim 1xx responses are skipped; the

@@ -515,7 +515,31 @@ class HttpClient::Impl {
         directTimeout(id, "Operation timed out after %lld milliseconds");
       });
     }
-    acquire(raw);
+    startDirect(raw);
+  }
+
+  // Ends t with rc: at once, or from the loop's queue while a transfer is being started (inside
+  // start(), or while another transfer hands its connection over), where the caller must not
+  // be called back. A connection t still holds is closed first.
+  void conclude(Transfer* t, CURLcode rc) {
+    if (starting_ == 0) {
+      finish(t, rc);
+      return;
+    }
+    if (t->fd >= 0) closeConn(t, true);
+    t->connecting = false;
+    uint64_t id = t->id;
+    post([this, id, rc] {
+      auto it = transfers_.find(id);
+      if (it != transfers_.end()) finish(it->second.get(), rc);
+    });
+  }
+
+  // Gives t a connection (see acquire) with callbacks held back until it is done.
+  void startDirect(Transfer* t) {
+    ++starting_;
+    acquire(t);
+    --starting_;
   }
 
   void directTimeout(uint64_t id, const char* format) {
@@ -532,9 +556,17 @@ class HttpClient::Impl {
   void acquire(Transfer* t) {
     const std::string& key = t->target->pool_key;
     auto idle = idle_.find(key);
-    if (idle != idle_.end() && !idle->second.empty()) {
+    while (idle != idle_.end() && !idle->second.empty()) {
       int fd = idle->second.back();
       idle->second.pop_back();
+      // Still open and quiet? Anything readable now (the close, or an answer nobody asked for,
+      // like a 408) makes it useless.
+      char c;
+      ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (!(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) {
+        dropConn(fd, false);
+        continue;
+      }
       direct_[fd].transfer = t->id;
       t->fd = fd;
       t->reused = true;
@@ -550,8 +582,7 @@ class HttpClient::Impl {
 
   // Starts queued transfers of key while connections are free (not re-entered).
   void pumpWaiting(const std::string& key) {
-    if (pumping_) return;
-    pumping_ = true;
+    if (!pumping_.insert(key).second) return;
     for (;;) {
       auto w = waiting_.find(key);
       if (w == waiting_.end()) break;
@@ -566,9 +597,9 @@ class HttpClient::Impl {
       uint64_t id = w->second.front();
       w->second.pop_front();
       auto it = transfers_.find(id);
-      if (it != transfers_.end()) acquire(it->second.get());
+      if (it != transfers_.end()) startDirect(it->second.get());
     }
-    pumping_ = false;
+    pumping_.erase(key);
   }
 
   void connectDirect(Transfer* t) {
@@ -610,9 +641,11 @@ class HttpClient::Impl {
     }
     t->connecting = true;
     watch(fd, EPOLLOUT);
-    if (t->req.connect_timeout.count() > 0 && !t->connect_timer) {
+    if (!t->connect_timer) {
       uint64_t id = t->id;
-      t->connect_timer = addTimer(Clock::now() + t->req.connect_timeout, [this, id] {
+      auto limit = t->req.connect_timeout.count() > 0 ? t->req.connect_timeout
+                                                      : std::chrono::milliseconds(300000);
+      t->connect_timer = addTimer(Clock::now() + limit, [this, id] {
         directTimeout(id, "Connection timed out after %lld milliseconds");
       });
     }
@@ -630,7 +663,7 @@ class HttpClient::Impl {
     std::snprintf(t->errbuf, sizeof t->errbuf, "Failed to connect to %s: %s",
                   t->target->host_header.c_str(), std::strerror(err));
     std::string key = t->target->pool_key;
-    finish(t, CURLE_COULDNT_CONNECT);
+    conclude(t, CURLE_COULDNT_CONNECT);
     pumpWaiting(key);  // its connection slot is free
   }
 
@@ -672,7 +705,15 @@ class HttpClient::Impl {
         watch(t->fd, EPOLLIN | EPOLLOUT);
         return;
       } else {
-        ioFailed(t, n < 0 ? errno : EPIPE, CURLE_SEND_ERROR, "Send failure");
+        int err = n < 0 ? errno : EPIPE;
+        // The server may have answered and closed before taking the whole request (an early
+        // 401 or 413): what it sent comes first.
+        char c;
+        if (recv(t->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+          readDirect(t);
+          return;
+        }
+        ioFailed(t, err, CURLE_SEND_ERROR, "Send failure");
         return;
       }
     }
@@ -684,27 +725,35 @@ class HttpClient::Impl {
     if (it == transfers_.end()) return;
     Transfer* t = it->second.get();
     if (t->connecting) {
+      // Asked again rather than trusting the event: it may be stale, for an earlier socket
+      // that had the same descriptor number.
+      pollfd p{t->fd, POLLOUT, 0};
+      if (poll(&p, 1, 0) != 1) return;
       int err = 0;
       socklen_t len = sizeof err;
       getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &len);
       if (err != 0) {
         connectFailed(t, err);
-      } else if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
+      } else {
         startExchange(t);
       }
       return;
     }
+    int fd = t->fd;
     if (t->out_off < t->out.size()) {
       if (events & EPOLLOUT) sendDirect(t);
-      if (transfers_.find(id) == transfers_.end()) return;  // it failed
+      auto again = transfers_.find(id);
+      if (again == transfers_.end() || again->second->fd != fd) return;  // ended, or resent
       if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP))) return;
     }
     readDirect(t);
   }
 
+  // Reads what is there, up to 256 KiB a call (a fast server must not keep the loop from the
+  // other transfers and the timers; the descriptor stays readable for the next pass).
   void readDirect(Transfer* t) {
     char buf[16384];
-    for (;;) {
+    for (int reads = 0; reads < 16; ++reads) {
       ssize_t n = ::recv(t->fd, buf, sizeof buf, 0);
       if (n > 0) {
         if (!t->got_first_byte) gotFirstByte(t);
@@ -737,18 +786,21 @@ class HttpClient::Impl {
   void endRead(Transfer* t, http1::ResponseReader::State state, bool eof) {
     using State = http1::ResponseReader::State;
     if (state == State::kDone) {
-      bool reusable = !eof && t->reader->keepAlive() && t->reader->leftover() == 0;
+      // Not reused after an early answer (the request was not all sent) or extra bytes.
+      bool reusable = !eof && t->reader->keepAlive() && t->reader->leftover() == 0 &&
+                      t->out_off == t->out.size();
       releaseConn(t, reusable);
-      finish(t, CURLE_OK);
+      conclude(t, CURLE_OK);
     } else if (state == State::kAborted) {
-      finish(t, CURLE_WRITE_ERROR);
+      conclude(t, CURLE_WRITE_ERROR);
     } else {
       std::snprintf(t->errbuf, sizeof t->errbuf, "%s", t->reader->error().c_str());
-      CURLcode rc = !eof                     ? CURLE_WEIRD_SERVER_REPLY
-                    : t->reader->truncated() ? CURLE_PARTIAL_FILE
-                    : t->reader->gotBytes()  ? CURLE_RECV_ERROR
-                                             : CURLE_GOT_NOTHING;
-      finish(t, rc);
+      // As libcurl: a bad status line is a weird reply, a bad body framing a receive error.
+      CURLcode rc = t->reader->truncated()           ? CURLE_PARTIAL_FILE
+                    : !eof && !t->reader->headDone() ? CURLE_WEIRD_SERVER_REPLY
+                    : !eof || t->reader->gotBytes()  ? CURLE_RECV_ERROR
+                                                     : CURLE_GOT_NOTHING;
+      conclude(t, rc);
     }
   }
 
@@ -767,7 +819,7 @@ class HttpClient::Impl {
   void ioFailed(Transfer* t, int err, CURLcode rc, const char* what) {
     if (retryFresh(t)) return;
     std::snprintf(t->errbuf, sizeof t->errbuf, "%s: %s", what, std::strerror(err));
-    finish(t, rc);
+    conclude(t, rc);
   }
 
   void watch(int fd, uint32_t events) {
@@ -1127,7 +1179,8 @@ class HttpClient::Impl {
   std::unordered_map<std::string, long> host_conns_;               // pool key -> open ones
   std::unordered_map<std::string, std::deque<uint64_t>> waiting_;  // pool key -> queued ids
   std::unordered_map<std::string, std::shared_ptr<const http1::Target>> targets_;  // by URL
-  bool pumping_ = false;
+  std::unordered_set<std::string> pumping_;  // pool keys whose queue is being started
+  int starting_ = 0;                         // inside startDirect(): callbacks wait
 };
 
 Result<std::unique_ptr<HttpClient>> HttpClient::create(Options options) {

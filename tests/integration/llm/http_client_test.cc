@@ -118,12 +118,14 @@ class ScriptedServer {
     setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     return c;
   }
-  // Reads the next request head from c (the tests send GET: no body); *in keeps what follows.
-  static bool readRequest(int c, std::string* in) {
+  // Reads the next request head from c into *head (the tests send GET: no body); *in keeps
+  // what follows.
+  static bool readRequest(int c, std::string* in, std::string* head = nullptr) {
     char buf[4096];
     for (;;) {
       size_t end = in->find("\r\n\r\n");
       if (end != std::string::npos) {
+        if (head) *head = in->substr(0, end);
         in->erase(0, end + 4);
         return true;
       }
@@ -132,8 +134,10 @@ class ScriptedServer {
       in->append(buf, static_cast<size_t>(n));
     }
   }
-  static void answer(int c, const std::string& extra_head = "") {
-    std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + extra_head + "\r\nok";
+  static void answer(int c, const std::string& extra_head = "",
+                     const std::string& status = "200 OK", const std::string& body = "ok") {
+    std::string resp = "HTTP/1.1 " + status + "\r\nContent-Length: " + std::to_string(body.size()) +
+                       "\r\n" + extra_head + "\r\n" + body;
     send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
   }
 
@@ -198,6 +202,58 @@ class StaleServer : public ScriptedServer {
   }
   std::atomic<int> requests_{0};
 };
+
+// Its first connection answers 413 as soon as the request head is in, without reading the
+// body, then reads and drops whatever comes until the client closes it. Later connections
+// answer one request each with 200 and keep the request lines they got.
+class EarlyAnswerServer : public ScriptedServer {
+ public:
+  EarlyAnswerServer() { start(); }
+  ~EarlyAnswerServer() override { stop(); }
+  std::vector<std::string> laterRequests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return later_;
+  }
+
+ private:
+  void serve() override {
+    for (int conn = 0;; ++conn) {
+      int c = acceptOne();
+      if (c < 0) return;
+      std::string in, head;
+      if (conn == 0) {
+        if (readRequest(c, &in)) {
+          answer(c, "", "413 Payload Too Large", "");
+          char buf[65536];
+          while (recv(c, buf, sizeof buf, 0) > 0) {
+          }
+        }
+      } else if (readRequest(c, &in, &head)) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          later_.push_back(head.substr(0, head.find("\r\n")));
+        }
+        answer(c);
+      }
+      close(c);
+    }
+  }
+  std::mutex mu_;
+  std::vector<std::string> later_;
+};
+
+// A loopback port nobody listens on.
+int closedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
 
 double cpuSeconds() {
   rusage u{};
@@ -267,16 +323,8 @@ TEST_P(HttpClientTest, TotalTimeoutCutsASlowStream) {
 
 TEST_P(HttpClientTest, ConnectErrorsAreClassified) {
   // A port nobody listens on: refused at once.
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
   HttpRequest req;
-  req.url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/v1/chat/completions";
+  req.url = "http://127.0.0.1:" + std::to_string(closedPort()) + "/v1/chat/completions";
   req.body = kBody;
   HttpResult r = perform(*client_, req);
   EXPECT_EQ(r.error, TransportError::kConnect) << r.error_message;
@@ -437,6 +485,52 @@ TEST_P(HttpClientTest, MaxHostConnectionsQueuesTheRest) {
   ASSERT_EQ(all.get_future().wait_for(20s), std::future_status::ready);
   EXPECT_EQ(ok.load(), kCalls);
   EXPECT_EQ(client->connectionsOpened(), 2u) << "two connections, each used three times";
+}
+
+TEST_P(HttpClientTest, OnDoneNeverRunsInsideStart) {
+  // Started on the event thread (from another transfer's on_done), a request refused at once
+  // still reports afterwards, not from inside start().
+  HttpRequest refused;
+  refused.url = "http://127.0.0.1:" + std::to_string(closedPort()) + "/x";
+  refused.body = kBody;
+  bool inside = false;  // event thread only
+  auto second = std::make_shared<std::promise<std::pair<bool, HttpResult>>>();
+  HttpCallbacks first;
+  first.on_done = [&, second](HttpResult) {
+    HttpCallbacks cb;
+    cb.on_done = [&inside, second](HttpResult r) { second->set_value({inside, std::move(r)}); };
+    inside = true;
+    client_->start(refused, std::move(cb));
+    inside = false;
+  };
+  client_->start(post(server_), std::move(first));
+  auto f = second->get_future();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  auto [was_inside, r] = f.get();
+  EXPECT_FALSE(was_inside) << "on_done ran inside start()";
+  EXPECT_EQ(r.error, TransportError::kConnect) << r.error_message;
+}
+
+TEST_P(HttpClientTest, AnEarlyAnswerLeavesNoHalfSentRequestOnAPooledConnection) {
+  EarlyAnswerServer server;
+  HttpRequest big;
+  big.url = server.url();
+  big.body.assign(16 << 20, 'x');  // far more than the socket buffers take unread
+  big.first_byte_timeout = 10s;
+  big.total_timeout = 20s;
+  HttpResult refused = perform(*client_, big);
+  EXPECT_EQ(refused.status, 413) << transportErrorName(refused.error) << ": "
+                                 << refused.error_message;
+  HttpRequest get;
+  get.url = server.url();
+  get.method = "GET";
+  get.first_byte_timeout = 5s;
+  get.total_timeout = 10s;
+  HttpResult ok = perform(*client_, get);
+  ASSERT_EQ(ok.error, TransportError::kNone) << ok.error_message;
+  EXPECT_EQ(ok.body, "ok");
+  EXPECT_EQ(ok.new_connections, 1) << "not on the connection the 413 left half-sent";
+  EXPECT_EQ(server.laterRequests(), std::vector<std::string>{"GET /x HTTP/1.1"});
 }
 
 }  // namespace

@@ -210,6 +210,12 @@ TEST(Http1Request, HeadLinesAndBody) {
   EXPECT_EQ(serializeRequest(get, *t),
             "GET /v1/chat/completions HTTP/1.1\r\nhost: model.local\r\n\r\n")
       << "the caller's Host wins; no length without a body";
+  HttpRequest put;
+  put.method = "PUT";
+  put.body = "ignored";
+  EXPECT_EQ(serializeRequest(put, *t),
+            "PUT /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n")
+      << "as on the libcurl path, only POST sends a body";
 }
 
 }  // namespace
