@@ -171,7 +171,9 @@ def llm_overhead_table(out_dir):
         ("whole response on an io_context (how tasks call it): `chatAsync`",
          "BM_RawCurlEasy/0/real_time", "BM_LlmClientOnIo/real_time"),
         ("transport only on an io_context: `HttpClient` driven by the pump",
-         "BM_RawCurlEasy/0/real_time", "BM_HttpClientOnIo/real_time"),
+         "BM_RawCurlEasy/0/real_time", "BM_HttpClientOnIo/0/real_time"),
+        ("the same through libcurl's multi interface (`loopback_direct = false`)",
+         "BM_RawCurlEasy/0/real_time", "BM_HttpClientOnIo/1/real_time"),
     ]
     lines = ["| request | raw libcurl easy (µs) | agentd (µs) | overhead (µs) | ratio "
              "| client CPU raw (µs) | client CPU agentd (µs) |",

@@ -137,10 +137,12 @@ void BM_HttpClient(benchmark::State& state) {
 BENCHMARK(BM_HttpClient)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 // The transport driven from an io_context on the calling thread (external_loop and the agent's
-// pump, as agentd serve and run use it): no thread hand-off at all.
+// pump, as agentd serve and run use it): no thread hand-off at all. Arg 0: the loopback path
+// (the client's own HTTP/1.1), 1: libcurl's multi interface (loopback_direct = false).
 void BM_HttpClientOnIo(benchmark::State& state) {
   HttpClient::Options options;
   options.external_loop = true;
+  options.loopback_direct = state.range(0) == 0;
   auto client = HttpClient::create(options).value();
   boost::asio::io_context io;
   agentd::agent::driveOnIo(io, client->loop());
@@ -167,7 +169,7 @@ void BM_HttpClientOnIo(benchmark::State& state) {
   client.reset();
   io.run_for(std::chrono::seconds(1));  // the pump sees the client gone and stops
 }
-BENCHMARK(BM_HttpClientOnIo)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_HttpClientOnIo)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 // The whole client: LlmClient::chat() (encode, breaker, transport, SSE or JSON decode, metrics).
 void BM_LlmClient(benchmark::State& state) {
