@@ -424,8 +424,7 @@ class Run {
       if (!opened.isOk()) {
         log::warn("no event log for task", {{"task_id", task_->id()}, {"error", opened.message()}});
       }
-      token_ = task_->subscribe(
-          0, [rec = rec_](const Event& e) { rec->onEvent(e); }, nullptr);
+      token_ = task_->subscribe(0, [rec = rec_](const Event& e) { rec->onEvent(e); });
     }
     started_ = Clock::now();
     // From here on, events wait (Task::holdEvents) until the task next waits: beginWait().

@@ -139,24 +139,31 @@ std::vector<Event> Task::eventsAfter(uint64_t after) const {
   return out;
 }
 
-uint64_t Task::subscribe(uint64_t after, Subscriber fn, std::vector<Event>* backlog) {
-  // Holding emit_mu_ makes the backlog and the live stream meet without a gap or a repeat.
+uint64_t Task::subscribe(uint64_t after, Subscriber fn, bool replay) {
+  // emit_mu_ is held until the replay is done, so no live event reaches fn before or among
+  // the replayed ones: they meet without a gap, a repeat or a change of order.
   std::lock_guard<std::mutex> order(emit_mu_);
-  std::lock_guard<std::mutex> lock(mu_);
-  if (backlog != nullptr) {
-    for (const auto& e : events_) {
-      if (e.seq > after && e.seq <= delivered_) backlog->push_back(e);
+  std::vector<Event> backlog;
+  uint64_t token;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (replay) {
+      for (const auto& e : events_) {
+        if (e.seq > after && e.seq <= delivered_) backlog.push_back(e);
+      }
     }
+    Subscriber live = fn;
+    if (after > delivered_) {
+      // Held events up to after were seen elsewhere (eventsAfter): not again, live.
+      live = [fn, after](const Event& e) {
+        if (e.seq > after) fn(e);
+      };
+    }
+    token = next_token_++;
+    subscribers_[token] = std::move(live);
+    rebuildDelivery();
   }
-  if (after > delivered_) {
-    // Held events up to after were seen elsewhere (eventsAfter): not again, live.
-    fn = [fn = std::move(fn), after](const Event& e) {
-      if (e.seq > after) fn(e);
-    };
-  }
-  uint64_t token = next_token_++;
-  subscribers_[token] = std::move(fn);
-  rebuildDelivery();
+  for (const auto& e : backlog) fn(e);
   return token;
 }
 

@@ -67,9 +67,10 @@ class Task {
   void releaseEvents();
   // Events with seq > after (model deltas beyond the retention bound are not kept).
   std::vector<Event> eventsAfter(uint64_t after) const;
-  // Subscribes; backlog receives the retained events with seq > after that subscribers have
-  // been given. Returns a token.
-  uint64_t subscribe(uint64_t after, Subscriber fn, std::vector<Event>* backlog);
+  // Subscribes fn to the events after seq `after`. With replay, fn first gets the retained ones
+  // that subscribers have already been given, on this thread before subscribe() returns, and
+  // no live event reaches it before or among them. Returns a token.
+  uint64_t subscribe(uint64_t after, Subscriber fn, bool replay = false);
   void unsubscribe(uint64_t token);
 
   // The conversation so far as a JSON array of {role, content, tool_calls?, tool_call_id?}.

@@ -244,8 +244,7 @@ agent::TaskState runOne(Session& s, agent::TaskSpec spec, Progress& progress) {
     return agent::TaskState::kFailed;
   }
   task = *submitted;
-  uint64_t token = task->subscribe(
-      0, [&](const agent::Event& e) { progress.onEvent(e); }, nullptr);
+  uint64_t token = task->subscribe(0, [&](const agent::Event& e) { progress.onEvent(e); });
   io.run();
   // Finish what the task left queued while the task manager still exists; the io_context
   // outlives this task (it drives the model client for the whole session).

@@ -567,8 +567,9 @@ struct Api::Impl {
     if (last.empty() && req.query.count("last_event_id")) last = req.query["last_event_id"];
     if (!last.empty()) after = std::strtoull(last.c_str(), nullptr, 10);
     apiMetrics().sse.Increment();
-    std::vector<agent::Event> backlog;
     std::weak_ptr<SseStream> weak = sse;
+    // Replayed, so that the retained events go out before any live one (a tool's progress,
+    // emitted on a worker thread, must not overtake them).
     uint64_t token = task->subscribe(
         after,
         [weak](const agent::Event& e) {
@@ -577,15 +578,11 @@ struct Api::Impl {
           s->send(agent::eventName(e.type), e.toJson(), e.seq);
           if (e.type == agent::EventType::kEnd) s->close();
         },
-        &backlog);
+        true);
     sse->onClose([task, token] {
       task->unsubscribe(token);
       apiMetrics().sse.Decrement();
     });
-    for (const auto& e : backlog) {
-      sse->send(agent::eventName(e.type), e.toJson(), e.seq);
-      if (e.type == agent::EventType::kEnd) sse->close();
-    }
   }
 
   HttpResponse tools() {
@@ -734,31 +731,28 @@ struct Api::Impl {
       auto fired = std::make_shared<std::atomic<bool>>(false);
       auto token = std::make_shared<std::atomic<uint64_t>>(0);
       std::weak_ptr<agent::Task> weak = t;  // the subscriber lives in the task: no cycle
-      token->store(t->subscribe(
-          0,
-          [this, weak, c, on_delta, done, fired, session, token](const agent::Event& e) {
-            if (e.type == agent::EventType::kModelDelta && on_delta) {
-              auto d = json::parse(e.data);
-              if (d.ok() && d->HasMember("text")) on_delta((*d)["text"].GetString());
-            }
-            if (e.type != agent::EventType::kEnd || fired->exchange(true)) return;
-            auto t = weak.lock();
-            if (t == nullptr) return;
-            // The task is final once its end event is out; read the outcome after it settles.
-            asio::post(io, [this, t, c, done, session, token] {
-              t->unsubscribe(token->load());
-              if (t->state() == TaskState::kCompleted) {
-                sessions.append(session, llm::Message::user(c.message),
-                                llm::Message::assistant(t->finalResult()));
-                done(t->finalResult(), session);
-              } else {
-                done(
-                    Status::internal(t->error().empty() ? "the task did not complete" : t->error()),
-                    session);
-              }
-            });
-          },
-          nullptr));
+      token->store(t->subscribe(0, [this, weak, c, on_delta, done, fired, session,
+                                    token](const agent::Event& e) {
+        if (e.type == agent::EventType::kModelDelta && on_delta) {
+          auto d = json::parse(e.data);
+          if (d.ok() && d->HasMember("text")) on_delta((*d)["text"].GetString());
+        }
+        if (e.type != agent::EventType::kEnd || fired->exchange(true)) return;
+        auto t = weak.lock();
+        if (t == nullptr) return;
+        // The task is final once its end event is out; read the outcome after it settles.
+        asio::post(io, [this, t, c, done, session, token] {
+          t->unsubscribe(token->load());
+          if (t->state() == TaskState::kCompleted) {
+            sessions.append(session, llm::Message::user(c.message),
+                            llm::Message::assistant(t->finalResult()));
+            done(t->finalResult(), session);
+          } else {
+            done(Status::internal(t->error().empty() ? "the task did not complete" : t->error()),
+                 session);
+          }
+        });
+      }));
       return;
     }
     llm::ChatRequest req;

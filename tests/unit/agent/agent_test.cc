@@ -298,14 +298,11 @@ TEST(TaskEvents, HeldEventsReachSubscribersInOrderOnRelease) {
   std::vector<uint64_t> first, second;
   std::vector<bool> more;
   std::vector<double> times;
-  task.subscribe(
-      0,
-      [&](const Event& e) {
-        first.push_back(e.seq);
-        more.push_back(e.more);
-        times.push_back(e.time);
-      },
-      nullptr);
+  task.subscribe(0, [&](const Event& e) {
+    first.push_back(e.seq);
+    more.push_back(e.more);
+    times.push_back(e.time);
+  });
   task.emit(EventType::kTaskStart, 0, "{}");
   ASSERT_EQ(first, (std::vector<uint64_t>{1}));
 
@@ -314,20 +311,17 @@ TEST(TaskEvents, HeldEventsReachSubscribersInOrderOnRelease) {
   task.emit(EventType::kToolCall, 1, "{}");
   EXPECT_EQ(first, (std::vector<uint64_t>{1})) << "held events are not handed over yet";
   EXPECT_EQ(task.eventsAfter(0).size(), 3u) << "but they are recorded, numbered and timed";
-  // A subscriber joining now gets what was handed over as its backlog, the rest live.
-  std::vector<Event> backlog;
+  // A subscriber joining now with replay gets what was handed over at once, the rest live.
   task.subscribe(
-      0, [&](const Event& e) { second.push_back(e.seq); }, &backlog);
-  ASSERT_EQ(backlog.size(), 1u);
-  EXPECT_EQ(backlog[0].seq, 1u);
+      0, [&](const Event& e) { second.push_back(e.seq); }, true);
+  EXPECT_EQ(second, (std::vector<uint64_t>{1}));
   // One that already read the held events (eventsAfter) and resumes after them gets no repeat.
   std::vector<uint64_t> third;
-  task.subscribe(
-      3, [&](const Event& e) { third.push_back(e.seq); }, nullptr);
+  task.subscribe(3, [&](const Event& e) { third.push_back(e.seq); });
 
   task.releaseEvents();
   EXPECT_EQ(first, (std::vector<uint64_t>{1, 2, 3}));
-  EXPECT_EQ(second, (std::vector<uint64_t>{2, 3}));
+  EXPECT_EQ(second, (std::vector<uint64_t>{1, 2, 3}));
   // Within a released batch, every event but the last says that more follow.
   EXPECT_EQ(more, (std::vector<bool>{false, true, false}));
   ASSERT_EQ(times.size(), 3u);
@@ -335,21 +329,45 @@ TEST(TaskEvents, HeldEventsReachSubscribersInOrderOnRelease) {
   task.releaseEvents();                     // idempotent
   task.emit(EventType::kStepEnd, 1, "{}");  // no longer held
   EXPECT_EQ(first, (std::vector<uint64_t>{1, 2, 3, 4}));
-  EXPECT_EQ(second, (std::vector<uint64_t>{2, 3, 4}));
+  EXPECT_EQ(second, (std::vector<uint64_t>{1, 2, 3, 4}));
   EXPECT_EQ(third, (std::vector<uint64_t>{4}));
+}
+
+TEST(TaskEvents, ReplayedEventsComeBeforeAnyLiveOne) {
+  Task task("t-replay", TaskSpec{}, nullptr);
+  task.emit(EventType::kTaskStart, 0, "{}");
+  task.emit(EventType::kModelRequest, 1, "{}");
+  std::mutex mu;
+  std::vector<uint64_t> got;
+  std::thread emitter;
+  task.subscribe(
+      0,
+      [&](const Event& e) {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          got.push_back(e.seq);
+        }
+        if (e.seq == 1) {
+          // A live event from another thread (a tool's progress) while the replay runs; given
+          // time to overtake the replay, it must still come after it.
+          emitter = std::thread([&] { task.emit(EventType::kToolProgress, 1, "{}"); });
+          std::this_thread::sleep_for(50ms);
+        }
+      },
+      true);
+  emitter.join();
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(got, (std::vector<uint64_t>{1, 2, 3}));
 }
 
 TEST(TaskEvents, ASubscriberThatLeavesDuringABatchGetsNoMoreOfIt) {
   Task task("t-leave", TaskSpec{}, nullptr);
   std::vector<uint64_t> got;
   uint64_t token = 0;
-  token = task.subscribe(
-      0,
-      [&](const Event& e) {
-        got.push_back(e.seq);
-        task.unsubscribe(token);
-      },
-      nullptr);
+  token = task.subscribe(0, [&](const Event& e) {
+    got.push_back(e.seq);
+    task.unsubscribe(token);
+  });
   task.holdEvents();
   for (int i = 0; i < 3; ++i) task.emit(EventType::kToolCall, 1, "{}");
   task.releaseEvents();
