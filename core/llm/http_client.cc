@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -190,7 +191,10 @@ class HttpClient::Impl {
     }
     loopback_direct_ = options.loopback_direct;
     max_host_ = options.max_host_connections;
-    max_idle_ = options.max_connection_cache > 0 ? options.max_connection_cache : 64;
+    // As libcurl's cache (4 x the transfers added): in effect, every connection a finished
+    // transfer leaves is kept, unless a limit is set.
+    max_idle_ = options.max_connection_cache > 0 ? options.max_connection_cache
+                                                 : std::numeric_limits<long>::max();
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
     evfd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (epfd_ < 0 || evfd_ < 0)
@@ -1167,8 +1171,8 @@ class HttpClient::Impl {
   std::vector<CURL*> free_easy_;
   // The loopback path.
   bool loopback_direct_ = true;
-  long max_host_ = 0;   // connections per host, 0 = unlimited
-  long max_idle_ = 64;  // idle connections kept per host
+  long max_host_ = 0;  // connections per host, 0 = unlimited
+  long max_idle_ = 0;  // idle connections kept per host
   struct DirectConn {
     std::string key;        // the pool it belongs to (Target::pool_key)
     uint64_t transfer = 0;  // the transfer using it; 0 while idle

@@ -118,7 +118,7 @@ class HttpClient {
   struct Options {
     long max_host_connections = 0;  // 0 = unlimited
     long max_connection_cache = 0;  // 0 = libcurl's default (4 x transfers); loopback: idle
-                                    // connections kept per host (0 = 64)
+                                    // connections kept per host (0 = all)
     bool external_loop = false;     // no own thread: the owner drives loop()
     bool loopback_direct = true;    // plain HTTP to this host without libcurl (see above)
   };
