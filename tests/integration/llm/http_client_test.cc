@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <future>
 #include <thread>
 
@@ -203,9 +205,12 @@ class StaleServer : public ScriptedServer {
   std::atomic<int> requests_{0};
 };
 
-// Its first connection answers 413 as soon as the request head is in, without reading the
-// body, then reads and drops whatever comes until the client closes it. Later connections
-// answer one request each with 200 and keep the request lines they got.
+// Answers its first request with 413 as soon as the head is in, waits 300 ms without reading,
+// then reads and drops the body (Content-Length bytes, or until the client closes the
+// connection).
+// The next request, on that connection or another, gets 200 and its request line is kept:
+// a client that pooled the connection with part of the body unsent would have its next
+// request taken for body bytes and never answered.
 class EarlyAnswerServer : public ScriptedServer {
  public:
   EarlyAnswerServer() { start(); }
@@ -217,26 +222,45 @@ class EarlyAnswerServer : public ScriptedServer {
 
  private:
   void serve() override {
-    for (int conn = 0;; ++conn) {
+    bool first = true;
+    for (;;) {
       int c = acceptOne();
       if (c < 0) return;
       std::string in, head;
-      if (conn == 0) {
-        if (readRequest(c, &in)) {
+      while (readRequest(c, &in, &head)) {
+        if (first) {
+          first = false;
           answer(c, "", "413 Payload Too Large", "");
+          // Not reading meanwhile: the client has the answer before it can send the body.
+          std::this_thread::sleep_for(300ms);
+          size_t at = lower(head).find("content-length:");
+          size_t left = at == std::string::npos ? 0 : std::stoul(head.substr(at + 15));
+          size_t have = std::min(left, in.size());
+          in.erase(0, have);
+          left -= have;
           char buf[65536];
-          while (recv(c, buf, sizeof buf, 0) > 0) {
+          while (left > 0) {
+            ssize_t n = recv(c, buf, std::min(left, sizeof buf), 0);
+            if (n <= 0) break;
+            left -= static_cast<size_t>(n);
           }
+          if (left > 0) break;  // the client closed it
+          continue;
         }
-      } else if (readRequest(c, &in, &head)) {
         {
           std::lock_guard<std::mutex> lock(mu_);
           later_.push_back(head.substr(0, head.find("\r\n")));
         }
         answer(c);
+        close(c);
+        return;  // the test asks for one more: done (so stop() need not wait for a read)
       }
       close(c);
     }
+  }
+  static std::string lower(std::string s) {
+    for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return s;
   }
   std::mutex mu_;
   std::vector<std::string> later_;
@@ -527,9 +551,9 @@ TEST_P(HttpClientTest, AnEarlyAnswerLeavesNoHalfSentRequestOnAPooledConnection) 
   get.first_byte_timeout = 5s;
   get.total_timeout = 10s;
   HttpResult ok = perform(*client_, get);
-  ASSERT_EQ(ok.error, TransportError::kNone) << ok.error_message;
+  ASSERT_EQ(ok.error, TransportError::kNone)
+      << ok.error_message << " (the request went on a connection the 413 left half-sent?)";
   EXPECT_EQ(ok.body, "ok");
-  EXPECT_EQ(ok.new_connections, 1) << "not on the connection the 413 left half-sent";
   EXPECT_EQ(server.laterRequests(), std::vector<std::string>{"GET /x HTTP/1.1"});
 }
 
