@@ -44,6 +44,7 @@ Control endpoints:
 """
 import argparse
 import asyncio
+import ctypes
 import email.utils
 import json
 import os
@@ -536,6 +537,15 @@ async def main():
     STATE.latency_ms = args.latency_ms
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    # asyncio reads into 256 KiB buffers. glibc serves them from the heap or, depending on the
+    # allocator's history in this process, with mmap, then mremap and munmap for every read
+    # (TLB shootdowns across CPUs, costly under a hypervisor), which made this server's speed,
+    # and every benchmark against it, differ from run to run. A fixed mmap threshold
+    # (glibc's M_MMAP_THRESHOLD, -3) keeps them on the heap.
+    try:
+        ctypes.CDLL(None).mallopt(-3, 1 << 20)
+    except (OSError, AttributeError):
+        pass
     server = await asyncio.start_server(handle, "127.0.0.1", args.port, backlog=4096,
                                         reuse_address=True)
     port = server.sockets[0].getsockname()[1]
