@@ -37,6 +37,8 @@ timeout 300 "$out/llm_concurrency_bench" --mode=client --calls=1000 --latency-ms
   > "$out/llm_concurrency_client.json" 2>/dev/null
 timeout 300 "$out/llm_concurrency_bench" --mode=client --stream=1 --calls=1000 --latency-ms=50 \
   --rounds=7 > "$out/llm_concurrency_client_stream.json" 2>/dev/null
+timeout 300 "$out/llm_concurrency_bench" --mode=client --curl=1 --calls=1000 --latency-ms=50 \
+  --rounds=7 > "$out/llm_concurrency_client_curl.json" 2>/dev/null
 
 # Agent loop: a 10-step task against the fake model server run by `agentd run` and by the peer
 # frameworks (@openai/agents, the Vercel `ai` SDK, on Node 22 from npm), each beside a bare

@@ -188,7 +188,9 @@ def llm_overhead_table(out_dir):
 def llm_concurrency_table(out_dir):
     rows = [("raw libcurl multi, one thread (baseline)", "llm_concurrency_raw.json"),
             ("agentd `LlmClient::chatAsync`, whole responses", "llm_concurrency_client.json"),
-            ("agentd `LlmClient::chatAsync`, streamed", "llm_concurrency_client_stream.json")]
+            ("agentd `LlmClient::chatAsync`, streamed", "llm_concurrency_client_stream.json"),
+            ("agentd `LlmClient::chatAsync`, whole responses, through libcurl "
+             "(`loopback_direct = false`)", "llm_concurrency_client_curl.json")]
     lines = ["| client | calls at once | server latency | median wall time | throughput "
              "| first round (new connections) | peak threads | peak RSS | RSS before | errors |",
              "|---|---|---|---|---|---|---|---|---|---|"]

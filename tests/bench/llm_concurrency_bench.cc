@@ -2,7 +2,9 @@
 // wall time, throughput, thread count and peak RSS of this process, as one JSON object on
 // stdout. --mode=client runs LlmClient::chatAsync (OpenAI, non-streaming, or streaming with
 // --stream=1); --mode=raw is the baseline: one thread driving a bare libcurl multi handle with
-// the same requests. Run each mode in its own process so peak RSS is its own.
+// the same requests. --curl=1 keeps the client on libcurl (HttpClient::Options::loopback_direct
+// = false) although the server is on this host. Run each mode in its own process so peak RSS
+// is its own.
 #include <curl/curl.h>
 #include <sys/resource.h>
 
@@ -139,6 +141,7 @@ int main(int argc, char** argv) {
   int latency = std::stoi(arg(argc, argv, "latency-ms", "50"));
   int rounds = std::stoi(arg(argc, argv, "rounds", "3"));
   bool stream = arg(argc, argv, "stream", "0") == "1";
+  bool curl = arg(argc, argv, "curl", "0") == "1";
   rlimit rl;
   getrlimit(RLIMIT_NOFILE, &rl);
   rl.rlim_cur = rl.rlim_max;
@@ -160,7 +163,9 @@ int main(int argc, char** argv) {
     p.base_url = server.openAiBase();
     p.api_key = "bench-key";
     p.retry.max_attempts = 1;
-    client = LlmClient::create({p}, {model()}).value();
+    LlmClient::Options o;
+    o.http.loopback_direct = !curl;
+    client = LlmClient::create({p}, {model()}, o).value();
     clientRound(*client, std::min(calls, 20), stream);  // warm-up: code paths, not connections
     for (int i = 0; i < rounds; ++i) results.push_back(clientRound(*client, calls, stream));
   } else {
@@ -187,11 +192,12 @@ int main(int argc, char** argv) {
   std::sort(secs.begin(), secs.end());
   double median = secs[secs.size() / 2];
   std::printf(
-      "{\"mode\":\"%s\",\"stream\":%s,\"calls\":%d,\"latency_ms\":%d,\"rounds\":[%s],"
+      "{\"mode\":\"%s\",\"curl\":%s,\"stream\":%s,\"calls\":%d,\"latency_ms\":%d,\"rounds\":[%s],"
       "\"median_seconds\":%.4f,\"throughput_rps\":%.1f,\"errors\":%d,\"peak_threads\":%ld,"
       "\"rss_before_kib\":%ld,\"peak_rss_kib\":%ld}\n",
-      mode.c_str(), stream ? "true" : "false", calls, latency, per_round.c_str(), median,
-      calls / median, errors, peak_threads, rss_before, statusField("VmHWM"));
+      mode.c_str(), curl ? "true" : "false", stream ? "true" : "false", calls, latency,
+      per_round.c_str(), median, calls / median, errors, peak_threads, rss_before,
+      statusField("VmHWM"));
   client.reset();
   return errors == 0 ? 0 : 1;
 }
