@@ -35,21 +35,20 @@ std::optional<std::string> urlPart(CURLU* u, CURLUPart part, unsigned flags = 0)
   return out;
 }
 
-sockaddr_storage inet4(uint16_t port) {
+// The loopback address of family (AF_INET or AF_INET6) at port.
+sockaddr_storage loopback(int family, uint16_t port) {
   sockaddr_storage ss{};
-  auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-  a->sin_family = AF_INET;
-  a->sin_port = htons(port);
-  a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return ss;
-}
-
-sockaddr_storage inet6(uint16_t port) {
-  sockaddr_storage ss{};
-  auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-  a->sin6_family = AF_INET6;
-  a->sin6_port = htons(port);
-  a->sin6_addr = in6addr_loopback;
+  if (family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    a->sin6_addr = in6addr_loopback;
+  }
   return ss;
 }
 
@@ -68,13 +67,14 @@ std::optional<Target> loopbackTarget(const std::string& url) {
   if (end == port->c_str() || *end != '\0' || p == 0 || p > 65535) return std::nullopt;
   Target t;
   std::string h = lower(*host);
+  auto port16 = static_cast<uint16_t>(p);
   if (h == "localhost") {
-    t.addrs = {inet4(static_cast<uint16_t>(p)), inet6(static_cast<uint16_t>(p))};
+    t.addrs = {loopback(AF_INET, port16), loopback(AF_INET6, port16)};
   } else if (h == "127.0.0.1") {
-    t.addrs = {inet4(static_cast<uint16_t>(p))};
+    t.addrs = {loopback(AF_INET, port16)};
   } else if (h == "[::1]" || h == "::1") {
     h = "[::1]";
-    t.addrs = {inet6(static_cast<uint16_t>(p))};
+    t.addrs = {loopback(AF_INET6, port16)};
   } else {
     return std::nullopt;
   }

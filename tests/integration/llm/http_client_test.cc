@@ -149,6 +149,16 @@ class ScriptedServer {
   std::thread thread_;
 };
 
+// A GET of the server's URL with short timeouts.
+HttpRequest getFrom(const ScriptedServer& server) {
+  HttpRequest get;
+  get.url = server.url();
+  get.method = "GET";
+  get.first_byte_timeout = 5s;
+  get.total_timeout = 10s;
+  return get;
+}
+
 // Answers say how each connection ends: the first is "Connection: close" (the client closes
 // that socket itself), the second keeps the connection open and the server closes it 100 ms
 // later (the idle socket turns readable), the rest stay open.
@@ -288,11 +298,7 @@ double cpuSeconds() {
 
 TEST_P(HttpClientTest, ConnectionsClosedByEitherSideAreLeftCleanly) {
   ClosingServer server;
-  HttpRequest get;
-  get.url = server.url();
-  get.method = "GET";
-  get.first_byte_timeout = 5s;
-  get.total_timeout = 10s;
+  HttpRequest get = getFrom(server);
   // 1: the server says Connection: close; curl closes the socket. 2: a new connection, likely
   // on the same descriptor number, is watched afresh.
   for (int i = 0; i < 2; ++i) {
@@ -475,11 +481,7 @@ TEST_P(HttpClientTest, ManyTransfersInFlightOnOneThread) {
 
 TEST_P(HttpClientTest, APooledConnectionClosedUnderARequestIsRetriedOnAFreshOne) {
   StaleServer server;
-  HttpRequest get;
-  get.url = server.url();
-  get.method = "GET";
-  get.first_byte_timeout = 5s;
-  get.total_timeout = 10s;
+  HttpRequest get = getFrom(server);
   HttpResult first = perform(*client_, get);
   ASSERT_EQ(first.error, TransportError::kNone) << first.error_message;
   HttpResult second = perform(*client_, get);
@@ -545,11 +547,7 @@ TEST_P(HttpClientTest, AnEarlyAnswerLeavesNoHalfSentRequestOnAPooledConnection) 
   HttpResult refused = perform(*client_, big);
   EXPECT_EQ(refused.status, 413) << transportErrorName(refused.error) << ": "
                                  << refused.error_message;
-  HttpRequest get;
-  get.url = server.url();
-  get.method = "GET";
-  get.first_byte_timeout = 5s;
-  get.total_timeout = 10s;
+  HttpRequest get = getFrom(server);
   HttpResult ok = perform(*client_, get);
   ASSERT_EQ(ok.error, TransportError::kNone)
       << ok.error_message << " (the request went on a connection the 413 left half-sent?)";
