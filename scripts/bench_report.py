@@ -450,12 +450,11 @@ def mcp_call_table(out_dir):
 
 # Why a goal is missed, from the analysis in the sections above (shown only while it is missed).
 CAUSES = {
-    "agent_step": "A fresh process pays for its first step (connection set-up and code run "
-                  "for the first time, each new page a fault; row \"agentd's first step\"). "
-                  "Later steps: agentd's own work between an answer and the next request (about "
-                  "90 µs by temporary time marks) leaves the server's vCPU idle long enough that "
-                  "waking it costs several times more (machine_costs), which the floor, sending "
-                  "at once, never pays; see the agent loop section.",
+    "agent_step": "Mostly the first step: a process just started, every code path run for "
+                  "the first time (each new page a fault), against a floor that opens its "
+                  "connection inside a warm process (row \"agentd's first step\"). Like for "
+                  "like (a bare libcurl process started for the task) and from the fifth step "
+                  "on, agentd adds about 0.1 ms per step; see the agent loop section.",
     "agent_vs_peer_cold": "agentd's own per-step cost (above) keeps the ratio down; the peer "
                           "pays Node's start and JIT warm-up in every fresh process.",
     "agent_vs_peer": "In a warm process Node's JIT has compiled the peer's loop; agentd's "
