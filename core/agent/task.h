@@ -69,7 +69,8 @@ class Task {
   std::vector<Event> eventsAfter(uint64_t after) const;
   // Subscribes fn to the events after seq `after`. With replay, fn first gets the retained ones
   // that subscribers have already been given, on this thread before subscribe() returns, and
-  // no live event reaches it before or among them. Returns a token.
+  // no live event reaches it before or among them (emits on other threads wait meanwhile).
+  // fn must not call emit(), releaseEvents() or subscribe() of this task. Returns a token.
   uint64_t subscribe(uint64_t after, Subscriber fn, bool replay = false);
   void unsubscribe(uint64_t token);
 

@@ -532,6 +532,11 @@ class HttpClient::Impl {
     }
     if (t->fd >= 0) closeConn(t, true);
     t->connecting = false;
+    // Its outcome is decided: no timer may overrule it before the queue gets to it.
+    for (uint64_t* timer : {&t->first_byte_timer, &t->connect_timer, &t->total_timer}) {
+      if (*timer) eraseTimer(*timer);
+      *timer = 0;
+    }
     uint64_t id = t->id;
     post([this, id, rc] {
       auto it = transfers_.find(id);
@@ -567,7 +572,8 @@ class HttpClient::Impl {
       // like a 408) makes it useless.
       char c;
       ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (!(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) {
+      if (!(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) ||
+          Clock::now() - direct_[fd].idle_since > kMaxIdleAge) {
         dropConn(fd, false);
         continue;
       }
@@ -714,7 +720,15 @@ class HttpClient::Impl {
         // 401 or 413): what it sent comes first.
         char c;
         if (recv(t->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+          if (starting_ > 0) {  // not inside start(): the loop reads it next
+            watch(t->fd, EPOLLIN | EPOLLOUT);
+            return;
+          }
+          int fd = t->fd;
+          uint64_t id = t->id;
           readDirect(t);
+          auto again = transfers_.find(id);
+          if (again != transfers_.end() && again->second->fd == fd) watch(fd, EPOLLIN | EPOLLOUT);
           return;
         }
         ioFailed(t, err, CURLE_SEND_ERROR, "Send failure");
@@ -747,7 +761,10 @@ class HttpClient::Impl {
     if (t->out_off < t->out.size()) {
       if (events & EPOLLOUT) sendDirect(t);
       auto again = transfers_.find(id);
-      if (again == transfers_.end() || again->second->fd != fd) return;  // ended, or resent
+      if (again == transfers_.end() || again->second->fd != fd || again->second->connecting ||
+          !again->second->reader) {
+        return;  // ended, or sent again on a new connection (whatever its descriptor number)
+      }
       if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP))) return;
     }
     readDirect(t);
@@ -845,9 +862,17 @@ class HttpClient::Impl {
     }
     int fd = t->fd;
     t->fd = -1;
-    direct_[fd].transfer = 0;
+    Clock::time_point now = Clock::now();
+    DirectConn& conn = direct_[fd];
+    conn.transfer = 0;
+    conn.idle_since = now;
     watch(fd, EPOLLIN);  // an idle connection turns readable when the server closes it
     idle.push_back(fd);
+    // The pool is used newest first, so the oldest sit at the front: close those too old.
+    size_t old = 0;
+    while (old < idle.size() && now - direct_[idle[old]].idle_since > kMaxIdleAge) ++old;
+    for (size_t i = 0; i < old; ++i) dropConn(idle[i], false);
+    idle.erase(idle.begin(), idle.begin() + static_cast<std::ptrdiff_t>(old));
     pumpWaiting(t->target->pool_key);
   }
 
@@ -1177,7 +1202,10 @@ class HttpClient::Impl {
     std::string key;        // the pool it belongs to (Target::pool_key)
     uint64_t transfer = 0;  // the transfer using it; 0 while idle
     uint32_t events = 0;    // what epfd_ watches it for
+    Clock::time_point idle_since;
   };
+  // Idle connections older than this are closed, as libcurl's CURLOPT_MAXAGE_CONN default.
+  static constexpr std::chrono::seconds kMaxIdleAge{118};
   std::unordered_map<int, DirectConn> direct_;                     // every open connection
   std::unordered_map<std::string, std::vector<int>> idle_;         // pool key -> idle ones
   std::unordered_map<std::string, long> host_conns_;               // pool key -> open ones
