@@ -51,6 +51,27 @@ HttpResult perform(HttpClient& c, HttpRequest req, HttpCallbacks cb = {}) {
   return f.get();
 }
 
+// n copies of one request started at once; counts the 200 answers.
+struct Batch {
+  Batch(HttpClient& c, int n, const HttpRequest& req) : calls(n) {
+    for (int i = 0; i < n; ++i) {
+      HttpCallbacks cb;
+      cb.on_done = [this](HttpResult r) {
+        if (r.error == TransportError::kNone && r.status == 200) ++ok;
+        if (++finished == calls) all.set_value();
+      };
+      c.start(req, std::move(cb));
+    }
+  }
+  // True once every call has ended (within limit).
+  bool wait(std::chrono::seconds limit) {
+    return all.get_future().wait_for(limit) == std::future_status::ready;
+  }
+  const int calls;
+  std::atomic<int> ok{0}, finished{0};
+  std::promise<void> all;
+};
+
 // The parameter is Options::loopback_direct.
 class HttpClientTest : public ::testing::TestWithParam<bool> {
  protected:
@@ -457,25 +478,15 @@ TEST_P(HttpClientTest, TimersFireInOrderAndCancelledOnesDoNot) {
 TEST_P(HttpClientTest, ManyTransfersInFlightOnOneThread) {
   constexpr int kCalls = 300;
   int threads_before = threadCount();
-  std::atomic<int> ok{0}, finished{0};
-  std::atomic<int> peak_threads{0};
-  std::promise<void> all;
   auto start = Clock::now();
-  for (int i = 0; i < kCalls; ++i) {
-    HttpCallbacks cb;
-    cb.on_done = [&](HttpResult r) {
-      if (r.error == TransportError::kNone && r.status == 200) ++ok;
-      if (++finished == kCalls) all.set_value();
-    };
-    client_->start(post(server_, {{"x-fake-latency-ms", "300"}}), cb);
-  }
+  Batch batch(*client_, kCalls, post(server_, {{"x-fake-latency-ms", "300"}}));
   std::this_thread::sleep_for(150ms);
-  peak_threads = threadCount();
+  int peak_threads = threadCount();
   EXPECT_GT(client_->activeTransfers(), 0u);
-  ASSERT_EQ(all.get_future().wait_for(20s), std::future_status::ready);
+  ASSERT_TRUE(batch.wait(20s));
   auto took = Clock::now() - start;
-  EXPECT_EQ(ok.load(), kCalls);
-  EXPECT_EQ(peak_threads.load(), threads_before) << "no thread per call";
+  EXPECT_EQ(batch.ok.load(), kCalls);
+  EXPECT_EQ(peak_threads, threads_before) << "no thread per call";
   EXPECT_LT(took, 8s) << "300 x 300 ms one after another would take 90 s";
 }
 
@@ -498,18 +509,9 @@ TEST_P(HttpClientTest, MaxHostConnectionsQueuesTheRest) {
   auto client = makeClient(o);
   ASSERT_NE(client, nullptr);
   constexpr int kCalls = 6;
-  std::atomic<int> ok{0}, finished{0};
-  std::promise<void> all;
-  for (int i = 0; i < kCalls; ++i) {
-    HttpCallbacks cb;
-    cb.on_done = [&](HttpResult r) {
-      if (r.error == TransportError::kNone && r.status == 200) ++ok;
-      if (++finished == kCalls) all.set_value();
-    };
-    client->start(post(server_, {{"x-fake-latency-ms", "100"}}), cb);
-  }
-  ASSERT_EQ(all.get_future().wait_for(20s), std::future_status::ready);
-  EXPECT_EQ(ok.load(), kCalls);
+  Batch batch(*client, kCalls, post(server_, {{"x-fake-latency-ms", "100"}}));
+  ASSERT_TRUE(batch.wait(20s));
+  EXPECT_EQ(batch.ok.load(), kCalls);
   EXPECT_EQ(client->connectionsOpened(), 2u) << "two connections, each used three times";
 }
 

@@ -45,6 +45,14 @@ Read readInPieces(const std::string& text, size_t piece, bool eof = false, bool 
   return r;
 }
 
+// Callbacks that take every head and every piece of body.
+ResponseReader::Callbacks acceptAll() {
+  ResponseReader::Callbacks cb;
+  cb.on_head = [](long, HttpHeaders) { return true; };
+  cb.on_body = [](std::string_view) { return true; };
+  return cb;
+}
+
 TEST(Http1Reader, SizedChunkedAndCloseDelimitedBodiesSurviveEverySplit) {
   const std::string sized =
       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Two: a\r\n"
@@ -85,9 +93,7 @@ TEST(Http1Reader, AHeadResponseHasNoBody) {
 }
 
 TEST(Http1Reader, KeepAliveAndLeftoverTellWhetherTheConnectionCanBeReused) {
-  ResponseReader::Callbacks cb;
-  cb.on_head = [](long, HttpHeaders) { return true; };
-  cb.on_body = [](std::string_view) { return true; };
+  ResponseReader::Callbacks cb = acceptAll();
   ResponseReader keep(cb, false);
   ASSERT_EQ(keep.feed("HTTP/1.1 204 No Content\r\n\r\n"), State::kDone);
   EXPECT_TRUE(keep.keepAlive());
@@ -104,9 +110,7 @@ TEST(Http1Reader, KeepAliveAndLeftoverTellWhetherTheConnectionCanBeReused) {
 TEST(Http1Reader, EarlyEndsAreToldApart) {
   Read nothing = readInPieces("", 1, true);
   EXPECT_EQ(nothing.state, State::kError);
-  ResponseReader::Callbacks cb;
-  cb.on_head = [](long, HttpHeaders) { return true; };
-  cb.on_body = [](std::string_view) { return true; };
+  ResponseReader::Callbacks cb = acceptAll();
   {
     ResponseReader r(cb, false);
     EXPECT_EQ(r.eof(), State::kError);
