@@ -106,7 +106,7 @@ auto asyncChat(llm::LlmClient& client, const std::string& model, llm::ChatReques
               asio::post(ex, [h, o = std::move(o)]() mutable { std::move (*h)(std::move(o)); });
             });
         task->setCancelHook([call]() mutable { call.cancel(); });
-        if (on_sent) asio::post(ex, std::move(on_sent));
+        asio::post(ex, std::move(on_sent));
       },
       token);
 }
@@ -147,9 +147,9 @@ struct ToolsOutcome {
   std::vector<double> duration_ms;
 };
 
-// Inline tools (AGENTD_TOOL_INLINE) answer on this thread before runAsync returns, so a step
-// whose calls are all inline runs them here: no hand-off, no timer, no trip through the
-// executor. Once the task is asked to stop, no further call starts.
+// Inline tools (AGENTD_TOOL_INLINE) answer on this thread, so a step whose calls are all inline
+// runs them here: no hand-off, no timer, no trip through the executor. Once the task is asked
+// to stop, no further call starts.
 ToolsOutcome runInlineTools(plugin::ToolRunner& runner, const std::vector<ToolJob>& jobs,
                             const std::shared_ptr<Task>& task, const std::string& agent,
                             const std::string& working_dir, std::chrono::milliseconds timeout,
@@ -160,9 +160,9 @@ ToolsOutcome runInlineTools(plugin::ToolRunner& runner, const std::vector<ToolJo
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (task->stopRequested()) break;
     auto start = Clock::now();
-    runner.runAsync(
-        jobs[i].name, jobs[i].arguments, toolContext(task, agent, working_dir, jobs[i], step),
-        timeout, [&out, i](plugin::ToolResult r) { out.results[i] = std::move(r); }, true);
+    out.results[i] =
+        runner.runInline(jobs[i].name, jobs[i].arguments,
+                         toolContext(task, agent, working_dir, jobs[i], step), timeout);
     out.duration_ms[i] = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   }
   return out;
@@ -226,15 +226,19 @@ auto asyncTools(plugin::ToolRunner& runner, std::vector<ToolJob> jobs, std::shar
               report(i, std::move(r), since());
             });
           }
-          runner.runAsync(
-              jobs[i].name, jobs[i].arguments, std::move(ctx), timeout,
-              [report, i, since, timer, ex](plugin::ToolResult r) {
-                if (report(i, std::move(r), since()) && timer) {
-                  // The timer belongs to the task's thread: cancel it there.
-                  asio::post(ex, [timer] { timer->cancel(); });
-                }
-              },
-              jobs[i].runs_inline);
+          // Where the call runs follows the plan above (a later demotion does not move it).
+          if (jobs[i].runs_inline) {
+            report(i, runner.runInline(jobs[i].name, jobs[i].arguments, std::move(ctx), timeout),
+                   since());
+            continue;
+          }
+          runner.runPooled(jobs[i].name, jobs[i].arguments, std::move(ctx), timeout,
+                           [report, i, since, timer, ex](plugin::ToolResult r) {
+                             if (report(i, std::move(r), since())) {
+                               // The timer belongs to the task's thread: cancel it there.
+                               asio::post(ex, [timer] { timer->cancel(); });
+                             }
+                           });
         }
       },
       token);
@@ -552,28 +556,27 @@ class Run {
     if (waits) beginWait(*task_, rec_.get());
     std::vector<plugin::ToolResult> results(r.tool_calls.size());
     std::vector<double> durations(r.tool_calls.size(), 0);
+    // Outcomes of jobs [first, first + o.results.size()) go to their calls' places.
+    auto place = [&](ToolsOutcome o, size_t first) {
+      for (size_t j = 0; j < o.results.size(); ++j) {
+        results[job_index[first + j]] = std::move(o.results[j]);
+        durations[job_index[first + j]] = o.duration_ms[j];
+      }
+    };
     if (!waits) {
-      ToolsOutcome o =
-          runInlineTools(*env_.tools, jobs, task_, p_.agent, p_.working_dir, p_.tool_timeout, step);
-      for (size_t j = 0; j < jobs.size(); ++j) {
-        results[job_index[j]] = std::move(o.results[j]);
-        durations[job_index[j]] = o.duration_ms[j];
-      }
+      place(
+          runInlineTools(*env_.tools, jobs, task_, p_.agent, p_.working_dir, p_.tool_timeout, step),
+          0);
     } else if (p_.parallel_tools || jobs.size() <= 1) {
-      ToolsOutcome o = co_await asyncTools(*env_.tools, jobs, task_, p_.agent, p_.working_dir,
-                                           p_.tool_timeout, step, use_awaitable);
-      for (size_t j = 0; j < jobs.size(); ++j) {
-        results[job_index[j]] = std::move(o.results[j]);
-        durations[job_index[j]] = o.duration_ms[j];
-      }
+      place(co_await asyncTools(*env_.tools, jobs, task_, p_.agent, p_.working_dir, p_.tool_timeout,
+                                step, use_awaitable),
+            0);
     } else {
       for (size_t j = 0; j < jobs.size(); ++j) {
         if (task_->stopRequested()) break;
-        ToolsOutcome o =
-            co_await asyncTools(*env_.tools, std::vector<ToolJob>(1, jobs[j]), task_, p_.agent,
-                                p_.working_dir, p_.tool_timeout, step, use_awaitable);
-        results[job_index[j]] = std::move(o.results[0]);
-        durations[job_index[j]] = o.duration_ms[0];
+        place(co_await asyncTools(*env_.tools, std::vector<ToolJob>(1, jobs[j]), task_, p_.agent,
+                                  p_.working_dir, p_.tool_timeout, step, use_awaitable),
+              j);
       }
     }
     if (waits) task_->holdEvents();

@@ -91,25 +91,38 @@ ToolResult ToolRunner::run(const std::string& tool, const std::string& args_json
 bool ToolRunner::runsInline(const std::string& tool) const { return host_.runsInline(tool); }
 
 void ToolRunner::runAsync(const std::string& tool, const std::string& args_json, CallContext ctx,
-                          std::chrono::milliseconds timeout, std::function<void(ToolResult)> done,
-                          std::optional<bool> run_inline) {
+                          std::chrono::milliseconds timeout, std::function<void(ToolResult)> done) {
+  if (host_.runsInline(tool)) {
+    done(runInline(tool, args_json, std::move(ctx), timeout));
+  } else {
+    runPooled(tool, args_json, std::move(ctx), timeout, std::move(done));
+  }
+}
+
+ToolResult ToolRunner::runInline(const std::string& tool, const std::string& args_json,
+                                 CallContext ctx, std::chrono::milliseconds timeout) {
   if (ctx.cancel == nullptr) ctx.cancel = std::make_shared<CancelState>();
   ctx.cancel->setDeadline(std::chrono::steady_clock::now() + timeout);
   auto start = std::chrono::steady_clock::now();
-  if (run_inline ? *run_inline : host_.runsInline(tool)) {
-    ToolResult r = host_.call(tool, args_json, ctx);
-    auto took = std::chrono::steady_clock::now() - start;
-    if (took > inline_budget_) {
-      host_.demoteInline(tool);
-      log::warn("inline tool overran its budget; it runs on the tool workers from now on",
-                {{"tool", tool},
-                 {"took_ms", std::chrono::duration<double, std::milli>(took).count()},
-                 {"budget_ms", static_cast<int64_t>(inline_budget_.count())}});
-    }
-    recordCall(tool, r, since(start));
-    done(std::move(r));
-    return;
+  ToolResult r = host_.call(tool, args_json, ctx);
+  auto took = std::chrono::steady_clock::now() - start;
+  if (took > inline_budget_) {
+    host_.demoteInline(tool);
+    log::warn("inline tool overran its budget; it runs on the tool workers from now on",
+              {{"tool", tool},
+               {"took_ms", std::chrono::duration<double, std::milli>(took).count()},
+               {"budget_ms", static_cast<int64_t>(inline_budget_.count())}});
   }
+  recordCall(tool, r, since(start));
+  return r;
+}
+
+void ToolRunner::runPooled(const std::string& tool, const std::string& args_json, CallContext ctx,
+                           std::chrono::milliseconds timeout,
+                           std::function<void(ToolResult)> done) {
+  if (ctx.cancel == nullptr) ctx.cancel = std::make_shared<CancelState>();
+  ctx.cancel->setDeadline(std::chrono::steady_clock::now() + timeout);
+  auto start = std::chrono::steady_clock::now();
   auto cb = std::make_shared<std::function<void(ToolResult)>>(std::move(done));
   bool queued = pool_.submit([this, tool, args_json, ctx = std::move(ctx), cb, timeout, start] {
     ToolResult r = host_.call(tool, args_json, ctx);

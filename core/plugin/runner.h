@@ -7,7 +7,6 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "common/thread_pool.h"
@@ -29,16 +28,21 @@ class ToolRunner {
   // Runs tool and waits at most timeout (plus queueing). A full queue is an error result.
   ToolResult run(const std::string& tool, const std::string& args_json, CallContext ctx,
                  std::chrono::milliseconds timeout);
-  // Runs tool and calls done(result) exactly once, from a pool thread, or from the calling
-  // thread when the queue is full or the tool runs inline. The timeout is enforced by the plugin
-  // polling is_cancelled(); a plugin that ignores it holds a pool thread until it returns.
-  // A tool its plugin declared AGENTD_TOOL_INLINE runs on the calling thread (no hand-off); one
-  // such call longer than inline_budget demotes the tool to the pool, with a warning.
-  // run_inline: the caller's runsInline(tool) answer, when it asked already (it planned around
-  // it: no timeout timer for an inline call); the call then runs where that answer says.
+  // Runs tool and calls done(result) exactly once: runInline() when runsInline(tool), else
+  // runPooled().
   void runAsync(const std::string& tool, const std::string& args_json, CallContext ctx,
-                std::chrono::milliseconds timeout, std::function<void(ToolResult)> done,
-                std::optional<bool> run_inline = std::nullopt);
+                std::chrono::milliseconds timeout, std::function<void(ToolResult)> done);
+  // Runs tool on the calling thread and returns its result: for a tool its plugin declared
+  // AGENTD_TOOL_INLINE (no hand-off). A call longer than inline_budget demotes the tool to the
+  // pool (runsInline turns false), with a warning. A caller that asked runsInline() and planned
+  // around the answer (no timeout timer) calls this or runPooled() itself.
+  ToolResult runInline(const std::string& tool, const std::string& args_json, CallContext ctx,
+                       std::chrono::milliseconds timeout);
+  // Runs tool on a pool thread and calls done(result) exactly once from there, or from the
+  // calling thread when the queue is full. The timeout is enforced by the plugin polling
+  // is_cancelled(); a plugin that ignores it holds a pool thread until it returns.
+  void runPooled(const std::string& tool, const std::string& args_json, CallContext ctx,
+                 std::chrono::milliseconds timeout, std::function<void(ToolResult)> done);
 
   size_t threads() const { return pool_.threads(); }
   // True when runAsync would run tool on the calling thread (AGENTD_TOOL_INLINE).

@@ -5,7 +5,6 @@
 #include <prometheus/text_serializer.h>
 
 #include <future>
-#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -61,12 +60,16 @@ std::string currentThread() {
   return id.str();
 }
 
-// Runs tool through runAsync and returns the result once done was called.
-ToolResult runAsyncAndWait(ToolRunner& runner, const std::string& tool,
-                           std::optional<bool> run_inline = std::nullopt) {
+// Runs tool through runAsync (or runPooled, when pooled) and returns the result once done was
+// called.
+ToolResult runAsyncAndWait(ToolRunner& runner, const std::string& tool, bool pooled = false) {
   auto done = std::make_shared<std::promise<ToolResult>>();  // outlives a give-up below
-  runner.runAsync(
-      tool, "{}", {}, 5000ms, [done](ToolResult r) { done->set_value(std::move(r)); }, run_inline);
+  auto cb = [done](ToolResult r) { done->set_value(std::move(r)); };
+  if (pooled) {
+    runner.runPooled(tool, "{}", {}, 5000ms, cb);
+  } else {
+    runner.runAsync(tool, "{}", {}, 5000ms, cb);
+  }
   auto f = done->get_future();
   if (f.wait_for(10s) != std::future_status::ready) {
     ADD_FAILURE() << tool << ": no result within 10 s";
@@ -93,10 +96,10 @@ TEST_F(RunnerTest, TheCallersInlineAnswerDecidesWhereTheCallRuns) {
   // The loop asks runsInline() once and plans the call's timeout around the answer; the runner
   // must not ask again and run it elsewhere.
   ASSERT_TRUE(host_.runsInline("thread_inline"));
-  ToolResult pooled = runAsyncAndWait(runner_, "thread_inline", false);
+  ToolResult pooled = runAsyncAndWait(runner_, "thread_inline", true);
   ASSERT_TRUE(pooled.ok) << pooled.error;
   EXPECT_NE(pooled.output, currentThread());
-  ToolResult in = runAsyncAndWait(runner_, "thread_inline", true);
+  ToolResult in = runner_.runInline("thread_inline", "{}", {}, 5000ms);
   ASSERT_TRUE(in.ok) << in.error;
   EXPECT_EQ(in.output, currentThread());
 }
