@@ -96,7 +96,6 @@ const Event Task::emit(EventType type, int step, std::string data) {
       pending_.push_back(e);
       return e;
     }
-    delivered_ = e.seq;
     subs = delivery_;
   }
   for (const auto& fn : *subs) fn(e);
@@ -117,7 +116,6 @@ void Task::releaseEvents() {
     held_ = false;
     if (pending_.empty()) return;
     pending.swap(pending_);
-    delivered_ = pending.back().seq;
     subs = delivery_;
   }
   for (size_t i = 0; i < pending.size(); ++i) {
@@ -149,11 +147,11 @@ uint64_t Task::subscribe(uint64_t after, Subscriber fn, bool replay) {
     std::lock_guard<std::mutex> lock(mu_);
     if (replay) {
       for (const auto& e : events_) {
-        if (e.seq > after && e.seq <= delivered_) backlog.push_back(e);
+        if (e.seq > after && e.seq <= delivered()) backlog.push_back(e);
       }
     }
     Subscriber live = fn;
-    if (after > delivered_) {
+    if (after > delivered()) {
       // Held events up to after were seen elsewhere (eventsAfter): not again, live.
       live = [fn, after](const Event& e) {
         if (e.seq > after) fn(e);

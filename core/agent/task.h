@@ -104,7 +104,8 @@ class Task {
   uint64_t next_token_ = 1;
   bool held_ = false;
   std::vector<Event> pending_;  // held events, in order
-  uint64_t delivered_ = 0;      // highest seq handed to subscribers
+  // The highest seq handed to subscribers: every event but the held ones. Under mu_.
+  uint64_t delivered() const { return next_seq_ - 1 - pending_.size(); }
   std::shared_ptr<const std::vector<llm::Message>> messages_;
   std::atomic<bool> stop_{false}, interrupted_{false};
   std::function<void()> cancel_hook_;

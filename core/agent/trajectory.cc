@@ -250,7 +250,8 @@ Status TrajectoryRecorder::finalize(bool success, const std::string& final_resul
                                     const std::vector<llm::Message>& conversation) {
   std::error_code ec;
   fs::path parent = fs::path(path_).parent_path();
-  if (!parent.empty()) fs::create_directories(parent, ec);
+  // open() made it for the event log beside the trajectory, unless there is no log.
+  if (log_ == nullptr && !parent.empty()) fs::create_directories(parent, ec);
   // Written straight to a temporary file (a long task's trajectory repeats its conversation per
   // step and can run to megabytes: no copy of it in memory), then renamed into place.
   std::string tmp = path_ + ".tmp";
@@ -362,8 +363,9 @@ Status TrajectoryRecorder::finalize(bool success, const std::string& final_resul
   bool ok = !std::ferror(f) && std::fflush(f) == 0;
   ok = std::fclose(f) == 0 && ok;
   if (!ok) {
+    int err = errno;  // before remove() can change it
     fs::remove(tmp, ec);
-    return Status::ioError("cannot write " + tmp + ": " + std::strerror(errno));
+    return Status::ioError("cannot write " + tmp + ": " + std::strerror(err));
   }
   fs::rename(tmp, path_, ec);
   if (ec) return Status::ioError("cannot rename " + tmp + ": " + ec.message());

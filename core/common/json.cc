@@ -40,9 +40,6 @@ struct TopLevelHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TopLeve
     seen = true;
     return true;
   }
-  bool EndObject(rapidjson::SizeType) { return true; }
-  bool StartArray() { return Default(); }
-  bool EndArray(rapidjson::SizeType) { return true; }
 };
 
 Status validateSax(std::string_view s, bool want_object) {

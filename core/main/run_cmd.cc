@@ -56,6 +56,14 @@ class Progress {
   explicit Progress(bool color) : color_(color) {}
 
   void onEvent(const agent::Event& e) {
+    print(e);
+    // A released batch (Task::releaseEvents) goes out at its end: in one write when stdout is a
+    // pipe or a file (a terminal writes each line). Nothing buffered, nothing written.
+    if (!e.more) std::fflush(stdout);
+  }
+
+ private:
+  void print(const agent::Event& e) {
     switch (e.type) {  // only these print; the others are not even parsed
       case agent::EventType::kTaskStart:
       case agent::EventType::kModelResponse:
@@ -64,7 +72,6 @@ class Progress {
       case agent::EventType::kError:
         break;
       default:
-        if (!e.more) std::fflush(stdout);  // ends a batch; nothing buffered, nothing written
         return;
     }
     json::LocalDocument doc;
@@ -113,11 +120,8 @@ class Progress {
       default:
         break;
     }
-    // A batch of events (Task::releaseEvents) reaches the terminal in one write.
-    if (!e.more) std::fflush(stdout);
   }
 
- private:
   static constexpr const char* kBold = "1";
   static constexpr const char* kGreen = "32";
   static constexpr const char* kRed = "31";

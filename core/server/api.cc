@@ -734,8 +734,8 @@ struct Api::Impl {
       token->store(t->subscribe(0, [this, weak, c, on_delta, done, fired, session,
                                     token](const agent::Event& e) {
         if (e.type == agent::EventType::kModelDelta && on_delta) {
-          auto d = json::parse(e.data);
-          if (d.ok() && d->HasMember("text")) on_delta((*d)["text"].GetString());
+          json::LocalDocument d;
+          if (d.parse(e.data).isOk() && d->HasMember("text")) on_delta((*d)["text"].GetString());
         }
         if (e.type != agent::EventType::kEnd || fired->exchange(true)) return;
         auto t = weak.lock();
