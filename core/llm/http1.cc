@@ -5,10 +5,11 @@
 #include <netinet/in.h>
 
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <cctype>
-#include <cstring>
+#include <cstdlib>
 #include <limits>
 #include <utility>
 
@@ -86,15 +87,19 @@ std::optional<Target> loopbackTarget(const std::string& url) {
   return t;
 }
 
-std::string serializeRequest(const HttpRequest& req, const Target& target) {
+std::string_view requestBody(const HttpRequest& req) {
+  return req.method == "POST" ? std::string_view(req.body) : std::string_view();
+}
+
+std::string requestHead(const HttpRequest& req, const Target& target) {
   std::string out;
-  out.reserve(128 + target.target.size() + req.body.size() + 64 * req.headers.size());
+  out.reserve(128 + target.target.size() + 64 * req.headers.size());
   out += req.method;
   out += ' ';
   out += target.target;
   out += " HTTP/1.1\r\n";
   bool has_host = false;
-  for (const auto& [k, v] : req.headers) has_host = has_host || lower(k) == "host";
+  for (const auto& [k, v] : req.headers) has_host = has_host || beast::iequals(k, "host");
   if (!has_host) out += "Host: " + target.host_header + "\r\n";
   for (const auto& [k, v] : req.headers) {
     if (v.empty()) continue;  // as with libcurl, "Name:" with no value sends nothing
@@ -103,10 +108,10 @@ std::string serializeRequest(const HttpRequest& req, const Target& target) {
     out += v;
     out += "\r\n";
   }
-  bool post = req.method == "POST";  // as on the libcurl path, other methods send no body
-  if (post) out += "Content-Length: " + std::to_string(req.body.size()) + "\r\n";
+  if (req.method == "POST") {
+    out += "Content-Length: " + std::to_string(requestBody(req).size()) + "\r\n";
+  }
   out += "\r\n";
-  if (post) out += req.body;
   return out;
 }
 
@@ -180,17 +185,25 @@ ResponseReader::State ResponseReader::fail(std::string why, bool truncated) {
 
 ResponseReader::State ResponseReader::feed(std::string_view data) {
   if (!data.empty()) got_bytes_ = true;
+  if (buf_.empty()) {  // the usual case: parsed where it lies, only an unread tail is kept
+    State st = step(data);
+    buf_.assign(data);
+    return st;
+  }
   buf_.append(data);
-  return step();
+  std::string_view rest = buf_;
+  State st = step(rest);
+  buf_.erase(0, buf_.size() - rest.size());
+  return st;
 }
 
-ResponseReader::State ResponseReader::step() {
+ResponseReader::State ResponseReader::step(std::string_view& in) {
   for (;;) {
     if (parser_->p.is_done()) return State::kDone;
-    if (buf_.empty()) return State::kMore;
+    if (in.empty()) return State::kMore;
     beast::error_code ec;
-    size_t n = parser_->p.put(net::buffer(buf_.data(), buf_.size()), ec);
-    buf_.erase(0, n);
+    size_t n = parser_->p.put(net::buffer(in.data(), in.size()), ec);
+    in.remove_prefix(n);
     if (aborted_) return State::kAborted;
     if (ec == http::error::need_more) return State::kMore;
     if (ec) return fail("malformed HTTP response: " + ec.message(), false);

@@ -28,10 +28,11 @@ struct Target {
 };
 std::optional<Target> loopbackTarget(const std::string& url);
 
-// The request as sent: request line, Host (unless the caller set one), the caller's headers
-// (but those with an empty value), then for POST Content-Length and the body. Other methods
-// send no body, as on the libcurl path.
-std::string serializeRequest(const HttpRequest& req, const Target& target);
+// The request's head as sent: request line, Host (unless the caller set one), the caller's
+// headers (but those with an empty value), Content-Length for POST, the blank line.
+std::string requestHead(const HttpRequest& req, const Target& target);
+// What follows the head: the body for POST. Other methods send none, as on the libcurl path.
+std::string_view requestBody(const HttpRequest& req);
 
 // Reads one response from the bytes of a connection. Interim 1xx responses are skipped; the
 // head of the final one goes to on_head, its body (chunked, sized, or up to the close) to
@@ -71,13 +72,15 @@ class ResponseReader {
  private:
   struct Parser;
   void newParser();
-  State step();
+  // Parses from the front of in, removing what the parser took.
+  State step(std::string_view& in);
   State fail(std::string why, bool truncated);
 
   Callbacks cb_;
   bool head_request_;
   std::unique_ptr<Parser> parser_;
-  std::string buf_;  // bytes received and not yet consumed by the parser
+  std::string buf_;  // bytes received and not yet consumed by the parser (a partial head,
+                     // a partial chunk header, or bytes past the response)
   bool got_bytes_ = false;
   bool head_delivered_ = false;
   bool aborted_ = false;

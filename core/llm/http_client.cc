@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -134,11 +135,10 @@ class HttpClient::Impl {
     int fd = -1;      // the connection this transfer holds, or -1
     size_t addr = 0;  // which of target->addrs it connects to
     bool connecting = false;
-    bool reused = false;   // the connection came from the pool
-    bool retried = false;  // already sent again on a fresh connection
+    bool reused = false;  // the connection came from the pool
     long connects = 0;
-    std::string out;
-    size_t out_off = 0;
+    std::string out;     // the request's head; its body is sent from req.body
+    size_t out_off = 0;  // bytes of head and body sent
     std::unique_ptr<http1::ResponseReader> reader;
     uint64_t connect_timer = 0;
     uint64_t total_timer = 0;
@@ -307,10 +307,7 @@ class HttpClient::Impl {
   uint64_t runAfter(std::chrono::milliseconds delay, std::function<void()> fn) {
     uint64_t id = next_id_.fetch_add(1);
     Clock::time_point when = Clock::now() + delay;
-    dispatch([this, id, when, fn = std::move(fn)]() mutable {
-      auto at = timer_order_.emplace(when, id);
-      timers_.emplace(id, Timer{at, std::move(fn)});
-    });
+    dispatch([this, id, when, fn = std::move(fn)]() mutable { addTimer(when, std::move(fn), id); });
     return id;
   }
 
@@ -416,15 +413,13 @@ class HttpClient::Impl {
     if (mc != CURLM_OK) {
       // Reported from the loop, never from inside start().
       std::snprintf(raw->errbuf, sizeof raw->errbuf, "%s", curl_multi_strerror(mc));
-      post([this, id] {
-        auto it = transfers_.find(id);
-        if (it != transfers_.end()) finish(it->second.get(), CURLE_FAILED_INIT);
-      });
+      finishLater(id, CURLE_FAILED_INIT);
     }
   }
 
-  uint64_t addTimer(Clock::time_point when, std::function<void()> fn) {
-    uint64_t id = next_id_.fetch_add(1);
+  // Event thread. id: one taken from next_id_ already, or 0 for a new one.
+  uint64_t addTimer(Clock::time_point when, std::function<void()> fn, uint64_t id = 0) {
+    if (id == 0) id = next_id_.fetch_add(1);
     auto at = timer_order_.emplace(when, id);
     timers_.emplace(id, Timer{at, std::move(fn)});
     return id;
@@ -463,14 +458,14 @@ class HttpClient::Impl {
     std::shared_ptr<Transfer> owned = std::move(it->second);
     transfers_.erase(it);
     active_.fetch_sub(1);
-    if (owned->first_byte_timer) eraseTimer(owned->first_byte_timer);
+    stopTimers(owned.get());
     long conns = 0;
     if (owned->easy) {
       curl_easy_getinfo(owned->easy, CURLINFO_NUM_CONNECTS, &conns);
       curl_multi_remove_handle(multi_, owned->easy);
     } else {
       conns = owned->connects;
-      endDirect(owned.get());
+      if (owned->fd >= 0) closeConn(owned.get(), true);  // cancelled, timed out or failed
     }
     connections_.fetch_add(static_cast<uint64_t>(conns));
     HttpResult r = std::move(owned->result);
@@ -511,7 +506,7 @@ class HttpClient::Impl {
     uint64_t id = raw->id;
     raw->target = std::move(target);
     raw->started = Clock::now();
-    raw->out = http1::serializeRequest(raw->req, *raw->target);
+    raw->out = http1::requestHead(raw->req, *raw->target);
     transfers_.emplace(id, std::move(t));
     armFirstByteTimer(raw);
     if (raw->req.total_timeout.count() > 0) {
@@ -532,16 +527,23 @@ class HttpClient::Impl {
     }
     if (t->fd >= 0) closeConn(t, true);
     t->connecting = false;
-    // Its outcome is decided: no timer may overrule it before the queue gets to it.
-    for (uint64_t* timer : {&t->first_byte_timer, &t->connect_timer, &t->total_timer}) {
-      if (*timer) eraseTimer(*timer);
-      *timer = 0;
-    }
-    uint64_t id = t->id;
+    stopTimers(t);  // its outcome is decided: no timer may overrule it before the queue runs
+    finishLater(t->id, rc);
+  }
+
+  // finish(id, rc) from the loop's queue, if the transfer is still there then.
+  void finishLater(uint64_t id, CURLcode rc) {
     post([this, id, rc] {
       auto it = transfers_.find(id);
       if (it != transfers_.end()) finish(it->second.get(), rc);
     });
+  }
+
+  void stopTimers(Transfer* t) {
+    for (uint64_t* timer : {&t->first_byte_timer, &t->connect_timer, &t->total_timer}) {
+      if (*timer) eraseTimer(*timer);
+      *timer = 0;
+    }
   }
 
   // Gives t a connection (see acquire) with callbacks held back until it is done.
@@ -637,18 +639,7 @@ class HttpClient::Impl {
     }
     // On loopback the handshake has usually completed by now: send at once rather than after
     // a trip through the event loop (and whatever the owner queued meanwhile).
-    pollfd p{fd, POLLOUT, 0};
-    if (poll(&p, 1, 0) == 1) {
-      int err = 0;
-      socklen_t len = sizeof err;
-      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-      if (err != 0) {
-        connectFailed(t, err);
-      } else {
-        startExchange(t);
-      }
-      return;
-    }
+    if (finishConnect(t)) return;
     t->connecting = true;
     watch(fd, EPOLLOUT);
     if (!t->connect_timer) {
@@ -659,6 +650,23 @@ class HttpClient::Impl {
         directTimeout(id, "Connection timed out after %lld milliseconds");
       });
     }
+  }
+
+  // If t's connect has completed (asked now, not from an event: it may be stale, for an
+  // earlier socket that had the same descriptor number), goes on with its outcome and returns
+  // true; false while the handshake is still under way.
+  bool finishConnect(Transfer* t) {
+    pollfd p{t->fd, POLLOUT, 0};
+    if (poll(&p, 1, 0) != 1) return false;
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      connectFailed(t, err);
+    } else {
+      startExchange(t);
+    }
+    return true;
   }
 
   // The next address (localhost: ::1 after 127.0.0.1), else a connect error.
@@ -687,7 +695,6 @@ class HttpClient::Impl {
     http1::ResponseReader::Callbacks cb;
     cb.on_head = [t](long status, HttpHeaders headers) {
       if (t->cancelled) return false;
-      t->head_done = true;
       t->result.status = status;
       t->result.headers = std::move(headers);
       if (t->cb.on_headers && !t->cb.on_headers(status, t->result.headers)) {
@@ -703,10 +710,28 @@ class HttpClient::Impl {
     sendDirect(t);
   }
 
+  // The whole request (head and body) is out.
+  static bool sent(const Transfer* t) {
+    return t->out_off == t->out.size() + http1::requestBody(t->req).size();
+  }
+
   void sendDirect(Transfer* t) {
-    while (t->out_off < t->out.size()) {
-      ssize_t n =
-          ::send(t->fd, t->out.data() + t->out_off, t->out.size() - t->out_off, MSG_NOSIGNAL);
+    std::string_view body = http1::requestBody(t->req);
+    while (!sent(t)) {
+      // Head and body in one call, from where the last one stopped.
+      iovec iov[2];
+      size_t parts = 0;
+      if (t->out_off < t->out.size()) {
+        iov[parts++] = {t->out.data() + t->out_off, t->out.size() - t->out_off};
+      }
+      size_t body_off = t->out_off > t->out.size() ? t->out_off - t->out.size() : 0;
+      if (body_off < body.size()) {
+        iov[parts++] = {const_cast<char*>(body.data()) + body_off, body.size() - body_off};
+      }
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = parts;
+      ssize_t n = ::sendmsg(t->fd, &msg, MSG_NOSIGNAL);
       if (n > 0) {
         t->out_off += static_cast<size_t>(n);
       } else if (n < 0 && errno == EINTR) {
@@ -743,22 +768,11 @@ class HttpClient::Impl {
     if (it == transfers_.end()) return;
     Transfer* t = it->second.get();
     if (t->connecting) {
-      // Asked again rather than trusting the event: it may be stale, for an earlier socket
-      // that had the same descriptor number.
-      pollfd p{t->fd, POLLOUT, 0};
-      if (poll(&p, 1, 0) != 1) return;
-      int err = 0;
-      socklen_t len = sizeof err;
-      getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-      if (err != 0) {
-        connectFailed(t, err);
-      } else {
-        startExchange(t);
-      }
+      finishConnect(t);
       return;
     }
     int fd = t->fd;
-    if (t->out_off < t->out.size()) {
+    if (!sent(t)) {
       if (events & EPOLLOUT) sendDirect(t);
       auto again = transfers_.find(id);
       if (again == transfers_.end() || again->second->fd != fd || again->second->connecting ||
@@ -786,7 +800,7 @@ class HttpClient::Impl {
           return;
         }
       } else if (n == 0) {
-        if (!t->reader->gotBytes() && retryFresh(t)) return;
+        if (retryFresh(t)) return;
         in_transport_ = true;
         auto state = t->reader->eof();
         in_transport_ = false;
@@ -808,8 +822,7 @@ class HttpClient::Impl {
     using State = http1::ResponseReader::State;
     if (state == State::kDone) {
       // Not reused after an early answer (the request was not all sent) or extra bytes.
-      bool reusable = !eof && t->reader->keepAlive() && t->reader->leftover() == 0 &&
-                      t->out_off == t->out.size();
+      bool reusable = !eof && t->reader->keepAlive() && t->reader->leftover() == 0 && sent(t);
       releaseConn(t, reusable);
       conclude(t, CURLE_OK);
     } else if (state == State::kAborted) {
@@ -828,9 +841,8 @@ class HttpClient::Impl {
   // A pooled connection the server had closed fails before any byte of the response: the
   // request goes again, once, on a new connection (as libcurl does).
   bool retryFresh(Transfer* t) {
-    if (!t->reused || t->retried || (t->reader && t->reader->gotBytes())) return false;
+    if (!t->reused || (t->reader && t->reader->gotBytes())) return false;
     closeConn(t, false);
-    t->retried = true;
     t->addr = 0;
     t->reader.reset();
     connectDirect(t);
@@ -906,15 +918,6 @@ class HttpClient::Impl {
       v.erase(std::remove(v.begin(), v.end(), fd), v.end());
     }
     dropConn(fd, true);
-  }
-
-  // A transfer of the loopback path ends: its timers go, and a connection it still holds
-  // (cancelled, timed out, failed) is closed, since its state is unknown.
-  void endDirect(Transfer* t) {
-    if (t->connect_timer) eraseTimer(t->connect_timer);
-    if (t->total_timer) eraseTimer(t->total_timer);
-    t->connect_timer = t->total_timer = 0;
-    if (t->fd >= 0) closeConn(t, true);
   }
 
   static size_t onWrite(char* p, size_t size, size_t n, void* ud) {

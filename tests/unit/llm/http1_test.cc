@@ -198,27 +198,29 @@ TEST(Http1Target, OnlyPlainHttpToThisHostQualifies) {
   }
 }
 
+// The bytes a request puts on the wire.
+std::string wire(const HttpRequest& req, const Target& t) {
+  return requestHead(req, t) + std::string(requestBody(req));
+}
+
 TEST(Http1Request, HeadLinesAndBody) {
   auto t = loopbackTarget("http://127.0.0.1:8000/v1/chat/completions");
   ASSERT_TRUE(t.has_value());
   HttpRequest req;
   req.headers = {{"Authorization", "Bearer k"}, {"Expect", ""}, {"Content-Type", "a/b"}};
   req.body = "{}";
-  EXPECT_EQ(serializeRequest(req, *t),
+  EXPECT_EQ(wire(req, *t),
             "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n"
             "Authorization: Bearer k\r\nContent-Type: a/b\r\nContent-Length: 2\r\n\r\n{}");
   HttpRequest get;
   get.method = "GET";
-  get.body.clear();
   get.headers = {{"host", "model.local"}};
-  EXPECT_EQ(serializeRequest(get, *t),
-            "GET /v1/chat/completions HTTP/1.1\r\nhost: model.local\r\n\r\n")
+  EXPECT_EQ(wire(get, *t), "GET /v1/chat/completions HTTP/1.1\r\nhost: model.local\r\n\r\n")
       << "the caller's Host wins; no length without a body";
   HttpRequest put;
   put.method = "PUT";
   put.body = "ignored";
-  EXPECT_EQ(serializeRequest(put, *t),
-            "PUT /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n")
+  EXPECT_EQ(wire(put, *t), "PUT /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n")
       << "as on the libcurl path, only POST sends a body";
 }
 
