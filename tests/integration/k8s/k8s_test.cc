@@ -28,6 +28,7 @@
 
 #include "common/json.h"
 #include "support/http_get.h"
+#include "support/ports.h"
 #include "support/subprocess.h"
 #include "support/toml.h"
 #include "support/wait.h"
@@ -437,29 +438,13 @@ TEST(Metrics, PromtoolChecksTheLiveExposition) {
 
 // ---------------------------------------------------------------- a real Prometheus
 
-int freePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
 // The Debian `prometheus` server on 127.0.0.1, its storage in the build tree, stopped by PID.
 class Prometheus {
  public:
   Prometheus(const std::string& dir, const std::string& config_text) {
     writeFile(dir + "/prometheus.yml", config_text);
     for (int attempt = 0; attempt < 3 && url_.empty(); ++attempt) {
-      int port = freePort();
+      int port = agentd::testing::unusedLoopbackPort();
       proc_ = std::make_unique<Subprocess>(std::vector<std::string>{
           AGENTD_PROMETHEUS, "--config.file=" + dir + "/prometheus.yml",
           "--storage.tsdb.path=" + dir + "/data",

@@ -16,12 +16,14 @@
 #include <thread>
 
 #include "support/fake_model_server.h"
+#include "support/ports.h"
 
 namespace agentd::llm {
 namespace {
 
 using agentd::testing::FakeModelServer;
 using agentd::testing::threadCount;
+using agentd::testing::unusedLoopbackPort;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
@@ -297,19 +299,6 @@ class EarlyAnswerServer : public ScriptedServer {
   std::vector<std::string> later_;
 };
 
-// A loopback port nobody listens on.
-int closedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 double cpuSeconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -375,7 +364,7 @@ TEST_P(HttpClientTest, TotalTimeoutCutsASlowStream) {
 TEST_P(HttpClientTest, ConnectErrorsAreClassified) {
   // A port nobody listens on: refused at once.
   HttpRequest req;
-  req.url = "http://127.0.0.1:" + std::to_string(closedPort()) + "/v1/chat/completions";
+  req.url = "http://127.0.0.1:" + std::to_string(unusedLoopbackPort()) + "/v1/chat/completions";
   req.body = kBody;
   HttpResult r = perform(*client_, req);
   EXPECT_EQ(r.error, TransportError::kConnect) << r.error_message;
@@ -519,7 +508,7 @@ TEST_P(HttpClientTest, OnDoneNeverRunsInsideStart) {
   // Started on the event thread (from another transfer's on_done), a request refused at once
   // still reports afterwards, not from inside start().
   HttpRequest refused;
-  refused.url = "http://127.0.0.1:" + std::to_string(closedPort()) + "/x";
+  refused.url = "http://127.0.0.1:" + std::to_string(unusedLoopbackPort()) + "/x";
   refused.body = kBody;
   bool inside = false;  // event thread only
   auto second = std::make_shared<std::promise<std::pair<bool, HttpResult>>>();
