@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/wait.h"
+
 namespace agentd::mcptest {
 
 inline std::string str(agentd_str s) { return s.ptr == nullptr ? "" : std::string(s.ptr, s.len); }
@@ -210,12 +212,7 @@ class LoadedAdapter {
 
 // Polls pred every 20 ms until it holds or timeout passes.
 inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
+  return agentd::testing::waitUntil(pred, timeout, std::chrono::milliseconds(20));
 }
 
 }  // namespace agentd::mcptest

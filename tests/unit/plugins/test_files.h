@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/wait.h"
+
 namespace agentd::plugintest {
 
 // A fresh directory under $TMPDIR (or /tmp), resolved through realpath, removed with everything
@@ -77,14 +79,9 @@ inline std::string readLinkTarget(const std::string& path) {
   return std::filesystem::read_symlink(path, ec).string();
 }
 
-// Waits until pred() is true or timeout passes; returns pred()'s last value.
+// Waits until pred() is true or timeout passes; returns whether it held.
 inline bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= until) return pred();
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
+  return agentd::testing::waitUntil(pred, timeout, std::chrono::milliseconds(10));
 }
 
 // Pids of live (not zombie) processes whose session id is sid, from /proc.
