@@ -81,18 +81,18 @@ def attempts(port, key):
 
 
 def wait_process(p, timeout=120):
-    """wait4 with a bound: returns (exit code, rusage); kills the process when it overruns. The
-    wait blocks (a timer does the killing), so this script takes no CPU while the child runs."""
+    """A bounded wait: returns the exit code; kills the process when it overruns. The wait
+    blocks (a timer does the killing), so this script takes no CPU while the child runs."""
     killer = threading.Timer(timeout, p.kill)
     killer.start()
     try:
-        _, status, usage = os.wait4(p.pid, 0)
+        _, status = os.waitpid(p.pid, 0)
     finally:
         killer.cancel()
     p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode == -signal.SIGKILL:
         raise SystemExit(f"{p.args[0]} did not finish within {timeout} s")
-    return p.returncode, usage
+    return p.returncode
 
 
 def peak_rss_cmd(build, tmp, key, cmd):
@@ -114,7 +114,7 @@ def run_agentd(build, config, tmp, key, port):
         "--trajectory-file", traj])
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    code, _ = wait_process(p)
+    code = wait_process(p)
     wall = (time.monotonic() - t0) * 1000
     if code != 0:
         raise SystemExit("agentd run failed")
@@ -141,7 +141,7 @@ def run_peer(build, tmp, node, script, port, key, warm=0):
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          cwd=os.path.dirname(script))
     # The output is one short line, so reading it after the exit cannot block the child.
-    code, _ = wait_process(p)
+    code = wait_process(p)
     wall = (time.monotonic() - t0) * 1000
     out, err = p.stdout.read().decode(), p.stderr.read().decode()
     if code != 0:
