@@ -193,9 +193,7 @@ class OpenAiCodec : public WireCodec {
 
   Result<std::string> encode(const ChatRequest& req, const ModelOptions& model,
                              bool stream) const override {
-    std::string out;
-    out.reserve(encodedSizeHint(req));
-    json::StringOutput os(&out);
+    json::StringOutput os(encodedSizeHint(req));
     Writer w(os);
     w.StartObject();
     json::writeKey(w, "model");
@@ -276,7 +274,7 @@ class OpenAiCodec : public WireCodec {
       w.EndObject();
     }
     w.EndObject();
-    return out;
+    return os.take();
   }
 
   Result<ChatResponse> decode(std::string_view body) const override {
@@ -449,9 +447,7 @@ class AnthropicCodec : public WireCodec {
 
   Result<std::string> encode(const ChatRequest& req, const ModelOptions& model,
                              bool stream) const override {
-    std::string out;
-    out.reserve(encodedSizeHint(req));
-    json::StringOutput os(&out);
+    json::StringOutput os(encodedSizeHint(req));
     Writer w(os);
     w.StartObject();
     json::writeKey(w, "model");
@@ -555,7 +551,7 @@ class AnthropicCodec : public WireCodec {
       w.Bool(true);
     }
     w.EndObject();
-    return out;
+    return os.take();
   }
 
   Result<ChatResponse> decode(std::string_view body) const override {

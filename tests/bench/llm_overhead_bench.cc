@@ -3,10 +3,15 @@
 // bytes (the OpenAI codec's encoding of one request with a system prompt, a user message and
 // two tools; the server answers with two tool calls). Besides wall time per request, each
 // benchmark reports the whole process's CPU time per request (getrusage), which includes the
-// client's event thread and excludes the server.
+// client's event thread and excludes the server. BM_OpenAiEncode times the codec alone on the
+// agent benchmark's largest request, beside RapidJSON writing the same JSON into its own buffer.
 #include <benchmark/benchmark.h>
 #include <curl/curl.h>
 #include <sys/resource.h>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <boost/asio/io_context.hpp>
 #include <future>
@@ -227,6 +232,58 @@ void BM_LlmClientOnIo(benchmark::State& state) {
   io.run_for(std::chrono::seconds(1));
 }
 BENCHMARK(BM_LlmClientOnIo)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+// The request of step 11 of the agent benchmark's task (scripts/bench_agent.py): a system
+// prompt, the task, ten assistant tool calls with their results, one tool.
+ChatRequest agentStepRequest() {
+  ChatRequest r;
+  r.messages.push_back(Message::system(
+      "You are an expert software engineering agent. Solve the task with the tools you have: "
+      "read before you change, make small verified changes, and run what you wrote. When the "
+      "task is done and verified, call task_done."));
+  r.messages.push_back(Message::user("[Working directory]:\n/tmp/ws\n\n[Task]:\nrun the steps"));
+  for (int i = 0; i < 10; ++i) {
+    std::string id = "call_" + std::to_string(i);
+    r.messages.push_back(Message::assistant(
+        "", {ToolCall{id, "noop", R"({"query": "", "index": )" + std::to_string(i) + "}"}}));
+    r.messages.push_back(Message::toolResult(id, "", false));
+  }
+  r.tools.push_back(
+      ToolDefinition{"noop", "Does nothing.", R"({"type":"object","properties":{}})"});
+  return r;
+}
+
+// The codec's encoding of that request, per request.
+void BM_OpenAiEncode(benchmark::State& state) {
+  ChatRequest req = agentStepRequest();
+  ModelOptions m = model();
+  auto codec = openAiCodec();
+  size_t bytes = 0;
+  for (auto _ : state) {
+    agentd::Result<std::string> encoded = codec->encode(req, m, false);
+    bytes = encoded->size();
+    benchmark::DoNotOptimize(encoded->data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(bytes * state.iterations()));
+}
+BENCHMARK(BM_OpenAiEncode)->Unit(benchmark::kMicrosecond);
+
+// Baseline: RapidJSON's own fast path writing the same JSON from a document built beforehand
+// (Writer over a StringBuffer), then copied into a std::string as the codec returns one.
+void BM_RapidJsonWriteSameJson(benchmark::State& state) {
+  std::string text = openAiCodec()->encode(agentStepRequest(), model(), false).value();
+  rapidjson::Document doc;
+  doc.Parse(text.data(), text.size());
+  for (auto _ : state) {
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    doc.Accept(w);
+    std::string out(sb.GetString(), sb.GetSize());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(text.size() * state.iterations()));
+}
+BENCHMARK(BM_RapidJsonWriteSameJson)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

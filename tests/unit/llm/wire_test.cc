@@ -4,7 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include "common/json.h"
+#include "common/json_writer.h"
 #include "unit/llm/llm_test_util.h"
 
 namespace agentd::llm {
@@ -151,6 +155,41 @@ TEST(LlmWire, LocalDocumentParsesAsParseDoesSmallOrLarge) {
   json::LocalDocument bad;
   EXPECT_EQ(bad.parse("{\"a\":").message(), json::parse("{\"a\":").status().message());
   EXPECT_EQ(bad.parse("\xff").message(), json::parse("\xff").status().message());
+}
+
+// Text that escapes to six bytes a character outgrows the codec's size estimate: the output
+// grows past it, for both APIs, and every byte survives.
+TEST(LlmWire, RequestsLargerThanTheSizeEstimateEncodeWhole) {
+  std::string controls(20000, '\x01');
+  std::string text = "a\"b\\c\n" + std::string(70000, 'x') + controls + "\xc3\xa9";
+  ChatRequest r;
+  r.messages.push_back(Message::user(text));
+  r.messages.push_back(Message::toolResult("c1", controls));
+  for (auto& codec : {openAiCodec(), anthropicCodec()}) {
+    Result<std::string> body = codec->encode(r, model("x"), false);
+    ASSERT_TRUE(body.ok());
+    EXPECT_GT(body->size(), 6 * 2 * controls.size());
+    rapidjson::Document d = parse(*body);
+    const rapidjson::Value& m0 = d["messages"][0]["content"];
+    std::string got = m0.IsString() ? m0.GetString() : m0[0]["text"].GetString();
+    EXPECT_EQ(got, text);
+  }
+}
+
+// The output stream itself: any hint, any number of growths, the same text as RapidJSON's own
+// buffer, and empty after take().
+TEST(LlmWire, StringOutputWritesWhatStringBufferWrites) {
+  rapidjson::Document d = parse(R"({"a":[1,2.5,"x\u0001y",null,true,{"k":"\u00e9"}],"b":""})");
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> ws(sb);
+  d.Accept(ws);
+  for (size_t hint : {0, 1, 16, 17, 1000}) {
+    json::StringOutput os(hint);
+    rapidjson::Writer<json::StringOutput> w(os);
+    d.Accept(w);
+    EXPECT_EQ(os.take(), std::string(sb.GetString(), sb.GetSize())) << hint;
+    EXPECT_EQ(os.take(), "");
+  }
 }
 
 TEST(LlmWire, OpenAiWholeResponse) {
