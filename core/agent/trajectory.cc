@@ -165,13 +165,13 @@ void response(Writer& w, const llm::ChatResponse& r, bool full_usage) {
   w.EndObject();
 }
 
+}  // namespace
+
 std::string eventLogPathFor(const std::string& path) {
   fs::path p(path);
   if (p.extension() == ".json") p.replace_extension();
   return p.string() + ".events.jsonl";
 }
-
-}  // namespace
 
 TrajectoryRecorder::TrajectoryRecorder(std::string path, std::string task, std::string provider,
                                        std::string model, int max_steps,

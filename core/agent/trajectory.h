@@ -29,6 +29,9 @@ struct ToolOutcome {
   std::string error;
 };
 
+// Where the event log of the trajectory file `path` goes: ".json" -> ".events.jsonl".
+std::string eventLogPathFor(const std::string& path);
+
 class TrajectoryRecorder {
  public:
   // path: the trajectory file; the event log goes next to it (".json" -> ".events.jsonl").

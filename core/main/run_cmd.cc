@@ -1,5 +1,6 @@
 // `agentd run`, `agentd interactive` and `agentd tools`: one process, one task at a time, with
 // live progress on the terminal.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <utility>  // before Asio (Boost 1.74); its own block keeps it first
@@ -17,6 +18,7 @@
 
 #include "agent/llm_factory.h"
 #include "agent/task_manager.h"
+#include "agent/trajectory.h"
 #include "common/json.h"
 #include "config/config.h"
 #include "main/commands.h"
@@ -41,13 +43,31 @@ std::string findConfig(const std::string& given) {
   return "";
 }
 
+// trajectories/trajectory_YYYYmmdd_HHMMSS.json, as trae-agent names it; when that name is taken
+// (an earlier task of this session, or another process, in the same second), the first free
+// one of ..._2.json, ..._3.json, ... A name is taken by creating the file exclusively, so no two
+// tasks ever share a record; the recorder replaces the empty file when the task ends.
 std::string defaultTrajectoryPath() {
   std::time_t t = std::time(nullptr);
   tm local{};
   localtime_r(&t, &local);
   char buf[64];
-  std::strftime(buf, sizeof buf, "trajectories/trajectory_%Y%m%d_%H%M%S.json", &local);
-  return buf;
+  std::strftime(buf, sizeof buf, "trajectories/trajectory_%Y%m%d_%H%M%S", &local);
+  std::error_code ec;
+  fs::create_directories("trajectories", ec);
+  for (int n = 1; n <= 1000; ++n) {
+    std::string path = std::string(buf) + (n == 1 ? "" : "_" + std::to_string(n)) + ".json";
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      if (errno == EEXIST) continue;
+      return path;  // not writable: the recorder says so
+    }
+    ::close(fd);
+    // An event log left by a task that never finished its record keeps its name too.
+    if (!fs::exists(agent::eventLogPathFor(path), ec)) return path;
+    ::unlink(path.c_str());
+  }
+  return std::string(buf) + ".json";
 }
 
 // Prints a task's events as progress lines; colour only on a terminal.

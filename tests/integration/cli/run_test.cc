@@ -1,9 +1,14 @@
 // `agentd run`, `agentd interactive` and `agentd tools` as child processes.
 #include <gtest/gtest.h>
 
+#include <rapidjson/document.h>
+
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
+#include <vector>
 
 #include "support/subprocess.h"
 #include "support/toml.h"
@@ -109,6 +114,57 @@ TEST(InteractiveCommand, PromptLoopCommandsAndATask) {
   EXPECT_NE(r.output.find("last task: none"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("completed in 2 steps"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("last task: completed"), std::string::npos) << r.output;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Without --trajectory-file each task of a session gets a record of its own, even when the
+// default name (the current second) is taken, by an earlier task or by a file already there.
+TEST(InteractiveCommand, EveryTaskGetsATrajectoryOfItsOwn) {
+  std::string dir = freshDir("interactive-names");
+  writeFile(dir + "/agentd.toml", config(dir, std::string(kTwoSteps) + kTwoSteps));
+  // The names of every second this test may run in are taken already.
+  std::vector<std::string> taken;
+  std::time_t now = std::time(nullptr);
+  for (int s = -1; s <= 60; ++s) {
+    std::time_t t = now + s;
+    tm local{};
+    localtime_r(&t, &local);
+    char name[64];
+    std::strftime(name, sizeof name, "trajectory_%Y%m%d_%H%M%S.json", &local);
+    taken.push_back(dir + "/trajectories/" + name);
+    writeFile(taken.back(), "kept");
+  }
+  RunResult r =
+      run({"/bin/sh", "-c",
+           "cd \"$0\" && exec \"$1\" interactive --config agentd.toml --working-dir \"$0\"", dir,
+           kAgentd},
+          60s, "say hello\nsay again\nexit\n");
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const auto& p : taken) EXPECT_EQ(slurp(p), "kept") << p;
+  std::multiset<std::string> tasks;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/trajectories")) {
+    std::string path = e.path().string();
+    if (e.path().extension() != ".json" || slurp(path) == "kept") continue;
+    rapidjson::Document d;
+    d.Parse(slurp(path).c_str());
+    ASSERT_TRUE(d.IsObject() && d.HasMember("task")) << path;
+    tasks.insert(d["task"].GetString());
+    // Its event log beside it holds this task's events only.
+    std::string events = slurp(path.substr(0, path.size() - 5) + ".events.jsonl");
+    EXPECT_NE(events.find(d["task"].GetString()), std::string::npos) << path;
+    size_t starts = 0;
+    for (size_t at = events.find("\"task_start\""); at != std::string::npos;
+         at = events.find("\"task_start\"", at + 1))
+      ++starts;
+    EXPECT_EQ(starts, 1u) << events;
+  }
+  EXPECT_EQ(tasks, (std::multiset<std::string>{"say hello", "say again"})) << r.output;
 }
 
 TEST(ToolsCommand, ListsEveryToolWithItsSchema) {
