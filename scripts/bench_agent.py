@@ -16,8 +16,18 @@ for one task opens its connection, so its floor does too, while a warm process's
 one. That floor runs in a warm process (raw_agent_loop's fresh_median_ms); the floor like for
 like is a raw_agent_loop process started for one conversation (--cold, interleaved with the
 runs), cold as a process started for one task is, and gives the "like for like" overhead. A
-warm figure comes from tasks run one after another inside one long-lived process: `agentd serve` (POST /api/run; API tasks stream the model's answer, so its floor replays its own
-streamed bodies) and the peers' scripts repeating the task in the same process.
+warm figure comes from tasks run one after another inside one long-lived process: for agentd,
+`agentd interactive` given the task several times (the tasks after the first count), for the
+peers their scripts repeating the task; its floor is the bare loop's conversations on a reused
+connection. A warm `agentd serve` is measured too (POST /api/run, a client reading the task's
+SSE stream; API tasks stream the model's answer, so its floor replays its own streamed bodies).
+
+Wall time minus server time: the fake server records when it had read each request whole and
+when it had written the answer, so each loop's time minus the server's own time for its
+requests can be set against its floor's minus theirs; the server's work and its variation drop
+out. The same records give the turnaround between two requests of a conversation (answer
+written to the next request read), which holds the client's work, the wake-ups and the loopback
+transfer only.
 
 agentd's steps are also taken apart: the first step (a fresh process: connection set-up and code
 run for the first time) and the median step from the fifth on (from the event log's step_end
@@ -129,9 +139,12 @@ def run_agentd(build, config, tmp, key, port):
             if e["type"] == "step_end":
                 step_ms.append(e["data"]["duration_ms"])
     a = attempts(port, key)
+    split = server_split(a, a["attempts"])
     return {"wall_ms": wall, "loop_ms": t["execution_time"] * 1000, "step_ms": step_ms,
             "steps": len(t["agent_steps"]), "requests": a["attempts"],
-            "startup_ms": a["arrivals_ms"][0] - t0 * 1000, "maxrss_kib": read_peak_rss(rss_path)}
+            "startup_ms": a["arrivals_ms"][0] - t0 * 1000, "maxrss_kib": read_peak_rss(rss_path),
+            "server_ms": split["server_ms"][0], "turnaround_us": split["turnaround_us"],
+            "server_us": split["server_us"]}
 
 
 def run_peer(build, tmp, node, script, port, key, warm=0):
@@ -155,26 +168,92 @@ def run_peer(build, tmp, node, script, port, key, warm=0):
             "warm_loop_ms": r["warm_loop_ms"], "version": r["version"], "node": r["node"]}
 
 
-def raw_agent_loop(build, port, bodies_path, reps, gap_us=0, cold=False):
+def server_split(a, per_conversation):
+    """The server's clock on one key's model calls (an /_control/attempts answer), cut into
+    conversations of per_conversation requests, in order: the server's own time per conversation
+    (server_ms: request read whole to answer written, summed), per request (server_us), and the
+    client's turnaround between two requests of a conversation (turnaround_us: answer written to
+    the next request read whole, which is the client's work, the wake-ups and the loopback
+    transfer, and none of the server's work)."""
+    arrivals, done = a["arrivals_ms"], a["done_ms"]
+    server = [d - r for r, d in zip(arrivals, done)]
+    return {"server_ms": [sum(server[i:i + per_conversation])
+                          for i in range(0, len(server), per_conversation)],
+            "server_us": [x * 1000 for x in server],
+            "turnaround_us": [(arrivals[i] - done[i - 1]) * 1000 for i in range(1, len(done))
+                              if i % per_conversation != 0]}
+
+
+def raw_agent_loop(build, port, bodies_path, reps, gap_us=0, cold=False, key="default"):
     """tests/bench/raw_agent_loop on these bodies: its JSON result."""
     raw = subprocess.run([os.path.join(build, "bench/raw_agent_loop"), "--gap-us", str(gap_us)] +
                          (["--cold"] if cold else []) +
                          [f"http://127.0.0.1:{port}/v1/chat/completions", bodies_path, str(reps),
-                          "Authorization: Bearer k", f"x-fake-tool-turns: {STEPS}"],
+                          "Authorization: Bearer k", f"x-fake-tool-turns: {STEPS}",
+                          f"x-fake-key: {key}"],
                          capture_output=True, text=True, timeout=300)
     if raw.returncode != 0:
         raise SystemExit(f"raw_agent_loop --gap-us {gap_us} failed: {raw.stderr}")
     return json.loads(raw.stdout)
 
 
-def floor_ms(build, port, bodies_path, reps=3):
-    r = raw_agent_loop(build, port, bodies_path, reps)
+def floor_ms(build, port, bodies_path, reps=3, key="default"):
+    r = raw_agent_loop(build, port, bodies_path, reps, key=key)
     return r["fresh_median_ms"], r["median_ms"]
 
 
-def cold_floor_ms(build, port, bodies_path):
-    """The floor as a process started for one conversation: its first work, cold."""
-    return raw_agent_loop(build, port, bodies_path, 1, cold=True)["cold_ms"]
+def run_interactive(build, config, tmp, key, port, tasks):
+    """`agentd interactive` given the task `tasks` times: one process, tasks one after another,
+    nobody watching but the progress printer (the `agentd serve` figure has an SSE client reading
+    every event). On the server's clock, for the tasks after the first: each loop's time (its
+    trajectory's execution_time) minus the server's, and the turnarounds."""
+    cwd = os.path.join(tmp, key)
+    os.makedirs(cwd)
+    p = subprocess.run([os.path.join(build, "bin/agentd"), "interactive", "--config", config],
+                       input="run the steps\n" * tasks + "exit\n", cwd=cwd, text=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120,
+                       env=dict(os.environ, BENCH_FAKE_KEY=key))
+    if p.returncode != 0:
+        raise SystemExit(f"agentd interactive failed: {p.stderr[-2000:]}")
+    trajectories = []
+    for name in os.listdir(os.path.join(cwd, "trajectories")):
+        if name.endswith(".json"):
+            with open(os.path.join(cwd, "trajectories", name)) as f:
+                trajectories.append(json.load(f))
+    trajectories.sort(key=lambda t: t["start_time"])
+    if len(trajectories) != tasks:
+        raise SystemExit(f"agentd interactive wrote {len(trajectories)} trajectories, not {tasks}")
+    a = attempts(port, key)
+    requests = a["attempts"] // tasks
+    split = server_split(a, requests)
+    return {"loop_ms": [t["execution_time"] * 1000 for t in trajectories][1:],
+            "client_ms": [t["execution_time"] * 1000 - s
+                          for t, s in zip(trajectories, split["server_ms"])][1:],
+            "turnaround_us": split["turnaround_us"][requests - 1:]}
+
+
+def warm_floor_split(build, port, bodies_path, key, reps=3):
+    """The floor in a warm process (a connection reused, then one per conversation), on the
+    server's clock: each fresh conversation's time minus the server's, and the turnarounds on
+    the reused connection."""
+    r = raw_agent_loop(build, port, bodies_path, reps, key=key)
+    split = server_split(attempts(port, key), r["requests"])
+    fresh_server = split["server_ms"][reps:]
+    n = r["requests"] - 1  # turnarounds per conversation
+    return {"fresh_ms": r["fresh_median_ms"], "reused_ms": r["median_ms"],
+            "fresh_client_ms": [f - s for f, s in zip(r["fresh_ms"], fresh_server)],
+            "reused_client_ms": [u - s for u, s in zip(r["reused_ms"], split["server_ms"])],
+            "reused_turnaround_us": split["turnaround_us"][:reps * n],
+            "server_us": split["server_us"]}
+
+
+def cold_floor_ms(build, port, bodies_path, key="default"):
+    """The floor as a process started for one conversation: its first work, cold. Its time, and
+    its time minus the server's with its turnarounds (the server's clock)."""
+    ms = raw_agent_loop(build, port, bodies_path, 1, cold=True, key=key)["cold_ms"]
+    a = attempts(port, key)
+    split = server_split(a, a["attempts"])
+    return ms, ms - split["server_ms"][0], split["turnaround_us"]
 
 
 def save_bodies(port, key, path):
@@ -304,6 +383,45 @@ def steady_state(runs, reused_floors):
             "steady_overhead_per_step_ms": later - floor}
 
 
+def server_clock(runs, warm_splits, cold_splits, interactive):
+    """Wall time minus server time: each loop's time minus the server's own time for its
+    requests (the fake server's clock), against its floors minus theirs, so that the server's
+    work and its variation drop out. Per task (first step included) and per turnaround between
+    two requests (the steps after the first); for a process run for one task (`agentd run`)
+    against the floor in a warm process and in a process started for the task, and for a warm
+    process (`agentd interactive`, tasks after the first) against the floor's conversations on a
+    reused connection."""
+    requests = runs[0]["requests"]
+    med = statistics.median
+    agentd = med(r["loop_ms"] - r["server_ms"] for r in runs)
+    warm = med(x for w in warm_splits for x in w["fresh_client_ms"])
+    cold = med(c[1] for c in cold_splits)
+    turn = med(x for r in runs for x in r["turnaround_us"])
+    cold_turn = med(x for c in cold_splits for x in c[2])
+    reused_turn = med(x for w in warm_splits for x in w["reused_turnaround_us"])
+    return {
+        "agentd_client_ms": agentd, "warm_floor_client_ms": warm, "cold_floor_client_ms": cold,
+        "overhead_per_step_ms": (agentd - warm) / requests,
+        "cold_overhead_per_step_ms": (agentd - cold) / requests,
+        "agentd_turnaround_us": turn, "cold_floor_turnaround_us": cold_turn,
+        "reused_floor_turnaround_us": reused_turn,
+        "turnaround_overhead_us": turn - cold_turn,
+        "turnaround_overhead_vs_reused_us": turn - reused_turn,
+        "warm_agentd_client_ms": med(x for w in interactive for x in w["client_ms"]),
+        "warm_reused_floor_client_ms": med(x for w in warm_splits for x in w["reused_client_ms"]),
+        "warm_agentd_turnaround_us": med(x for w in interactive for x in w["turnaround_us"]),
+        "agentd_server_us": med(x for r in runs for x in r["server_us"]),
+        "floor_server_us": med(x for w in warm_splits for x in w["server_us"]),
+        "cold_floor_server_ms": med(c[0] - c[1] for c in cold_splits),
+        "warm_overhead_per_step_ms": (med(x for w in interactive for x in w["client_ms"])
+                                      - med(x for w in warm_splits for x in w["reused_client_ms"]))
+        / requests,
+        "warm_turnaround_overhead_us": med(x for w in interactive for x in w["turnaround_us"])
+        - reused_turn,
+        "agentd_server_ms": med(r["server_ms"] for r in runs),
+    }
+
+
 def summary(runs, floors, warm_loops, warm_floor, cold_floors):
     loop = statistics.median(r["loop_ms"] for r in runs)
     requests = runs[0]["requests"]
@@ -370,13 +488,20 @@ def main():
         cold_floors = {n: [] for n in bodies}
         warm_floors = {n: [] for n in bodies}
         reused_floors = []
+        warm_splits, cold_splits = [], []  # agentd's floors on the server's clock
+        interactive = []  # warm agentd processes on the server's clock
         warm = {n: [] for n in results}
         for i in range(args.runs):
             results["agentd"].append(run_agentd(build, config, tmp, f"agentd-{i}", port))
-            fresh, reused = floor_ms(build, port, bodies["agentd"])
-            floors["agentd"].append(fresh)
-            reused_floors.append(reused)
-            cold_floors["agentd"].append(cold_floor_ms(build, port, bodies["agentd"]))
+            w = warm_floor_split(build, port, bodies["agentd"], f"floor-{i}")
+            warm_splits.append(w)
+            floors["agentd"].append(w["fresh_ms"])
+            reused_floors.append(w["reused_ms"])
+            cold = cold_floor_ms(build, port, bodies["agentd"], f"floor-cold-{i}")
+            cold_floors["agentd"].append(cold[0])
+            cold_splits.append(cold)
+            interactive.append(run_interactive(build, config, tmp, f"agentd-interactive-{i}", port,
+                                               max(args.warm, 2) + 1))
             for _ in range(args.warm):
                 warm["agentd"].append(serve.task())
             warm_floors["agentd_serve"].append(floor_ms(build, port, bodies["agentd_serve"])[1])
@@ -386,7 +511,7 @@ def main():
                 fresh, reused = floor_ms(build, port, bodies[name])
                 floors[name].append(fresh)
                 warm_floors[name].append(reused)
-                cold_floors[name].append(cold_floor_ms(build, port, bodies[name]))
+                cold_floors[name].append(cold_floor_ms(build, port, bodies[name])[0])
                 if args.warm:
                     warm[name] += run_peer(build, tmp, node, path, port, f"{name}-warm-{i}",
                                            args.warm)["warm_loop_ms"]
@@ -397,10 +522,24 @@ def main():
             serve.close()
         stop(server)
         shutil.rmtree(tmp, ignore_errors=True)
-    agentd = summary(results["agentd"], floors["agentd"], warm["agentd"],
-                     statistics.median(warm_floors["agentd_serve"]), cold_floors["agentd"])
+    # agentd's warm figure is `agentd interactive`'s tasks after the first, as the peers' is their
+    # script repeating the task: one process, a connection kept from the task before, nobody
+    # watching; its floor is the bare loop's conversations on a reused connection.
+    loops = [x for w in interactive for x in w["loop_ms"]]
+    agentd = summary(results["agentd"], floors["agentd"], loops, statistics.median(reused_floors),
+                     cold_floors["agentd"])
+    # A warm `agentd serve`: tasks over the API with a client reading every event of the SSE
+    # stream, the model's answers streamed; its floor replays its own streamed bodies.
+    serve_floor = statistics.median(warm_floors["agentd_serve"])
+    agentd.update({"serve_runs": len(warm["agentd"]),
+                   "serve_loop_ms": statistics.median(warm["agentd"]),
+                   "serve_floor_ms": serve_floor,
+                   "serve_overhead_per_step_ms":
+                       (statistics.median(warm["agentd"]) - serve_floor) / agentd["requests"]})
     agentd["steps"] = results["agentd"][0]["steps"]
     agentd.update(steady_state(results["agentd"], reused_floors))
+    agentd["server_clock"] = server_clock(results["agentd"], warm_splits, cold_splits,
+                                          interactive)
     agentd["gap_floors"] = gaps
     agentd["long_task"] = long
     out = {

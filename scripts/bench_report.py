@@ -182,6 +182,8 @@ def llm_overhead_table(out_dir):
         (rt, rc), (ot, oc) = m[raw], m[ours]
         lines.append(f"| {label} | {rt:.1f} | {ot:.1f} | {ot - rt:+.1f} | {ot / rt:.2f}x "
                      f"| {rc:.1f} | {oc:.1f} |")
+    if "BM_OpenAiEncode" not in m:  # a run from before these rows
+        return load_note() + "\n".join(lines)
     enc, base = m["BM_OpenAiEncode"][0], m["BM_RapidJsonWriteSameJson"][0]
     lines += ["", "Encoding the request of the agent task's last step (22 messages, one tool; "
               "`BM_OpenAiEncode`) against RapidJSON writing the same JSON from a document built "
@@ -239,7 +241,8 @@ def agent_table(out_dir):
             if key not in v:
                 cells += " | |"
                 continue
-            rt = f" {v[key] / a[key]:.1f}x " if ratio and a[key] else " "
+            rt = (f" {v[key] / a[key]:.1f}x " if a[key] > 0 else " (agentd within its floor's "
+                  "noise) ") if ratio else " "
             cells += f" {fmt(v[key])} |{rt}|"
         return cells
 
@@ -266,7 +269,21 @@ def agent_table(out_dir):
                 fmt_ms, False),
             row("overhead per step, like for like", "cold_overhead_per_step_ms", fmt_step),
         ]
-    if warm:
+    if warm and "serve_loop_ms" in a:
+        lines += [
+            row(f"loop time, warm process: tasks after the first (agentd: `agentd interactive`; "
+                f"median of {warm} tasks)", "warm_loop_ms", fmt_ms),
+            row("floor for the warm figures: the bare loop on a reused connection",
+                "warm_floor_ms", fmt_ms, False),
+            row("**overhead per step**, warm process", "warm_overhead_per_step_ms", fmt_step),
+            row(f"loop time, warm `agentd serve`, a client reading the SSE stream (median of "
+                f"{a['serve_runs']} tasks)", "serve_loop_ms", fmt_ms, False),
+            row("floor: the bare loop posting serve's streamed bodies", "serve_floor_ms", fmt_ms,
+                False),
+            row("overhead per step, warm `agentd serve` with its SSE client",
+                "serve_overhead_per_step_ms", fmt_step, False),
+        ]
+    elif warm:
         lines += [
             row(f"loop time, warm process (median of {warm} tasks)", "warm_loop_ms", fmt_ms),
             row("floor for the warm figures", "warm_floor_ms", fmt_ms, False),
@@ -287,22 +304,41 @@ def agent_table(out_dir):
         row(f"**peak RSS** (largest of {runs} processes)", "peak_rss_mib", fmt_mib),
     ]
     oa = fw.get("openai_agents")
-    goals = ["", "| goal | measured | |", "|---|---|---|",
-             f"| agentd overhead per step <= 0.1 ms | {a['overhead_per_step_ms']:.3f} ms "
-             f"(warm: {a.get('warm_overhead_per_step_ms', float('nan')):.3f} ms"
-             + (f"; like for like: {a['cold_overhead_per_step_ms']:.3f} ms"
-                if "cold_overhead_per_step_ms" in a else "")
-             + (f"; from the fifth step: {a['steady_overhead_per_step_ms']:.3f} ms"
-                if "steady_overhead_per_step_ms" in a else "")
-             + f") | {met(a['overhead_per_step_ms'] <= 0.1)} |"]
+    sc = a.get("server_clock")
+    if sc:
+        like = [a["cold_overhead_per_step_ms"], a["warm_overhead_per_step_ms"],
+                sc["cold_overhead_per_step_ms"], sc["warm_overhead_per_step_ms"]]
+        goals = ["", "| goal | measured | |", "|---|---|---|",
+                 "| agentd overhead per step <= 0.1 ms | like for like: "
+                 f"{a['cold_overhead_per_step_ms']:.3f} ms for a process started for the task, "
+                 f"{a['warm_overhead_per_step_ms']:.3f} ms in a warm process; wall time minus "
+                 f"server time: {sc['cold_overhead_per_step_ms']:.3f} ms and "
+                 f"{sc['warm_overhead_per_step_ms']:.3f} ms. Against a warm process's floor, a "
+                 f"process started for the task: {a['overhead_per_step_ms']:.3f} ms (server's "
+                 f"clock: {sc['overhead_per_step_ms']:.3f} ms) | "
+                 f"{met(max(like) <= 0.1)} like for like; "
+                 f"{met(a['overhead_per_step_ms'] <= 0.1)} against a warm floor |"]
+    else:
+        goals = ["", "| goal | measured | |", "|---|---|---|",
+                 f"| agentd overhead per step <= 0.1 ms | {a['overhead_per_step_ms']:.3f} ms "
+                 f"(warm: {a.get('warm_overhead_per_step_ms', float('nan')):.3f} ms"
+                 + (f"; like for like: {a['cold_overhead_per_step_ms']:.3f} ms"
+                    if "cold_overhead_per_step_ms" in a else "")
+                 + (f"; from the fifth step: {a['steady_overhead_per_step_ms']:.3f} ms"
+                    if "steady_overhead_per_step_ms" in a else "")
+                 + f") | {met(a['overhead_per_step_ms'] <= 0.1)} |"]
     if oa:
         cold = oa["overhead_per_step_ms"] / a["overhead_per_step_ms"]
         line = (f"| overhead per step >= 20x less than @openai/agents | {cold:.1f}x less, one task "
                 f"per process")
         verdict = met(cold >= 20)
         if "warm_overhead_per_step_ms" in oa and "warm_overhead_per_step_ms" in a:
-            w = oa["warm_overhead_per_step_ms"] / a["warm_overhead_per_step_ms"]
-            line += f"; {w:.1f}x less in a warm process"
+            if a["warm_overhead_per_step_ms"] > 0:
+                w = oa["warm_overhead_per_step_ms"] / a["warm_overhead_per_step_ms"]
+                line += f"; {w:.1f}x less in a warm process"
+            else:  # agentd at or below its floor: any ratio is beyond 20x
+                w = float("inf")
+                line += "; in a warm process agentd's overhead is within its floor's noise"
             verdict += f" per process; {met(w >= 20)} warm"
         goals.append(line + f" | {verdict} |")
     goals.append(f"| agentd peak RSS <= 20 MiB | {a['peak_rss_mib']:.1f} MiB "
@@ -328,6 +364,31 @@ def agent_table(out_dir):
                      "after it was idle for "
                      + ", ".join(f"{k} us: {v:.0f} us" for k, v in idle.items()))
         note += ["", line + "."]
+    if sc:
+        us = lambda v: f"{v:.0f} us"  # noqa: E731
+        note += ["", "Wall time minus server time (the fake server's clock: from a request read "
+                 "whole to its answer written is the server's; the loop's time minus that, "
+                 "against the floor's time minus its own; medians):", "",
+                 "| measure | agentd | bare libcurl process started for the task | bare libcurl, "
+                 "warm process |", "|---|---|---|---|",
+                 f"| one task per process: loop time minus server time | "
+                 f"{ms(sc['agentd_client_ms'])} | {ms(sc['cold_floor_client_ms'])} | "
+                 f"{ms(sc['warm_floor_client_ms'])} (own connection) |",
+                 f"| overhead per step against it | | "
+                 f"{sc['cold_overhead_per_step_ms']:.3f} ms | "
+                 f"{sc['overhead_per_step_ms']:.3f} ms |",
+                 f"| turnaround between two requests (steps after the first) | "
+                 f"{us(sc['agentd_turnaround_us'])} | {us(sc['cold_floor_turnaround_us'])} | "
+                 f"{us(sc['reused_floor_turnaround_us'])} (reused connection) |",
+                 f"| warm process (agentd: `agentd interactive`, tasks after the first): loop "
+                 f"time minus server time | {ms(sc['warm_agentd_client_ms'])} | | "
+                 f"{ms(sc['warm_reused_floor_client_ms'])} (reused connection) |",
+                 f"| overhead per step against it | | | "
+                 f"{sc['warm_overhead_per_step_ms']:.3f} ms |",
+                 f"| turnaround, warm process | {us(sc['warm_agentd_turnaround_us'])} | | "
+                 f"{us(sc['reused_floor_turnaround_us'])} |",
+                 f"| the server's own time per request | {us(sc['agentd_server_us'])} "
+                 f"(`agentd run`) | | {us(sc['floor_server_us'])} |"]
     if a.get("gap_floors"):
         base = a["gap_floors"][0]["per_request_us"]
         note += ["", "The floor with a busy gap between a response and the next request "
@@ -461,6 +522,17 @@ CAUSES = {
                   "like (a bare libcurl process started for the task) agentd adds {like:.3f} ms "
                   "per step, and {steady:.3f} ms from the fifth step on; see the agent loop "
                   "section.",
+    "agent_step_like": "agentd's own work between an answer and the next request (the agent "
+                       "loop section takes it apart); the spread of these figures from run to "
+                       "run is about 0.03 ms.",
+    "agent_step_warm_floor": "The floor ran in a process that had been talking to the server for "
+                             "a while; a process started for one task has not, and on this VM "
+                             "that costs any client. On the server's clock a bare libcurl "
+                             "process started for the task turns a request around in "
+                             "{cold_turn:.0f} us against {reused_turn:.0f} us in the warm one, "
+                             "and the server's own time for the same bodies is {cold_srv:.0f} us "
+                             "against {warm_srv:.0f} us per request. agentd's own share is the "
+                             "row above.",
     "agent_vs_peer_cold": "agentd's own per-step cost (above) keeps the ratio down; the peer "
                           "pays Node's start and JIT warm-up in every fresh process.",
     "agent_vs_peer": "In a warm process Node's JIT has compiled the peer's loop; agentd's "
@@ -490,9 +562,31 @@ def goals_table(out_dir):
         if a:
             fill["like"] = a.get("cold_overhead_per_step_ms", float("nan"))
             fill["steady"] = a.get("steady_overhead_per_step_ms", float("nan"))
-            rows.append(("agent loop: overhead per step <= 0.1 ms",
-                         f"{a['overhead_per_step_ms']:.3f} ms", a["overhead_per_step_ms"] <= 0.1,
-                         "agent_step"))
+            sc = a.get("server_clock")
+            if sc:
+                like = [a["cold_overhead_per_step_ms"], a["warm_overhead_per_step_ms"],
+                        sc["cold_overhead_per_step_ms"], sc["warm_overhead_per_step_ms"]]
+                rows.append((
+                    "agent loop: overhead per step <= 0.1 ms, like for like (against a bare "
+                    "libcurl loop in the same kind of process)",
+                    f"{a['cold_overhead_per_step_ms']:.3f} ms started for the task, "
+                    f"{a['warm_overhead_per_step_ms']:.3f} ms warm; wall time minus server time "
+                    f"{sc['cold_overhead_per_step_ms']:.3f} ms and "
+                    f"{sc['warm_overhead_per_step_ms']:.3f} ms", max(like) <= 0.1,
+                    "agent_step_like"))
+                rows.append((
+                    "agent loop: overhead per step <= 0.1 ms, a process started for the task "
+                    "against the floor in a warm process",
+                    f"{a['overhead_per_step_ms']:.3f} ms", a["overhead_per_step_ms"] <= 0.1,
+                    "agent_step_warm_floor"))
+                fill.update(cold_turn=sc["cold_floor_turnaround_us"],
+                            reused_turn=sc["reused_floor_turnaround_us"],
+                            cold_srv=sc["cold_floor_server_ms"] * 1000 / a["requests"],
+                            warm_srv=sc["floor_server_us"])
+            else:
+                rows.append(("agent loop: overhead per step <= 0.1 ms",
+                             f"{a['overhead_per_step_ms']:.3f} ms",
+                             a["overhead_per_step_ms"] <= 0.1, "agent_step"))
             oa = fw.get("openai_agents")
             if oa:
                 cold = oa["overhead_per_step_ms"] / a["overhead_per_step_ms"]
@@ -500,9 +594,11 @@ def goals_table(out_dir):
                              "one task per process", f"{cold:.1f}x", cold >= 20,
                              "agent_vs_peer_cold"))
                 if "warm_overhead_per_step_ms" in oa and "warm_overhead_per_step_ms" in a:
-                    w = oa["warm_overhead_per_step_ms"] / a["warm_overhead_per_step_ms"]
-                    rows.append(("agent loop: the same in a warm process", f"{w:.1f}x", w >= 20,
-                                 "agent_vs_peer"))
+                    aw = a["warm_overhead_per_step_ms"]
+                    w = oa["warm_overhead_per_step_ms"] / aw if aw > 0 else float("inf")
+                    rows.append(("agent loop: the same in a warm process",
+                                 f"{w:.1f}x" if aw > 0 else "agentd within its floor's noise",
+                                 w >= 20, "agent_vs_peer"))
             rows.append(("agent loop: peak RSS <= 20 MiB", f"{a['peak_rss_mib']:.1f} MiB",
                          a["peak_rss_mib"] <= 20, "agent_rss"))
     if system_has(out_dir, "concurrency"):

@@ -3,8 +3,9 @@
 // Usage: raw_agent_loop [--gap-us N] URL BODIES_JSON RUNS [HEADER...]. BODIES_JSON holds a JSON
 // array of request bodies (strings). Prints JSON with the median wall time of one whole
 // conversation on a reused connection (median_ms) and on a connection of its own
-// (fresh_median_ms). --gap-us N spins N microseconds between a response and the next request,
-// standing in for an agent's own work there, to show what such a gap costs beyond itself.
+// (fresh_median_ms), and each conversation's time in the order run (reused_ms, then fresh_ms).
+// --gap-us N spins N microseconds between a response and the next request, standing in for an
+// agent's own work there, to show what such a gap costs beyond itself.
 // --cold runs one conversation on a new connection as the process's first work and prints its
 // time (cold_ms): the floor for a process started for one task, cold as that process is.
 #include <curl/curl.h>
@@ -113,11 +114,19 @@ int main(int argc, char** argv) {
   for (double w : fresh) {
     if (w < 0) return 1;
   }
+  auto list = [](const std::vector<double>& v) {
+    std::string s;
+    for (double w : v) s += (s.empty() ? "" : ",") + std::to_string(w);
+    return "[" + s + "]";
+  };
+  // In the order run (the server's records of a key follow it), then sorted for the medians.
+  std::string reused_ms = list(reused), fresh_ms = list(fresh);
   std::sort(reused.begin(), reused.end());
   std::sort(fresh.begin(), fresh.end());
   std::printf(
       "{\"runs\":%d,\"requests\":%zu,\"median_ms\":%.3f,\"min_ms\":%.3f,"
-      "\"fresh_median_ms\":%.3f}\n",
-      runs, bodies.size(), reused[reused.size() / 2], reused.front(), fresh[fresh.size() / 2]);
+      "\"fresh_median_ms\":%.3f,\"reused_ms\":%s,\"fresh_ms\":%s}\n",
+      runs, bodies.size(), reused[reused.size() / 2], reused.front(), fresh[fresh.size() / 2],
+      reused_ms.c_str(), fresh_ms.c_str());
   return 0;
 }

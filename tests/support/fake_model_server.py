@@ -35,8 +35,9 @@ A 401 echoes the received key in its message (as some providers do) to test reda
 Header x-fake-latency-ms (or --latency-ms) delays every answer.
 
 Control endpoints:
-  GET  /_control/attempts?key=K  {"attempts", "arrivals_ms", "last_body", "last_headers",
-                                  "bodies" (the last 64 request bodies, as sent)}
+  GET  /_control/attempts?key=K  {"attempts", "arrivals_ms" (each request read whole),
+                                  "done_ms" (each call ended: answer written), "last_body",
+                                  "last_headers", "bodies" (the last 64 request bodies, as sent)}
   POST /_control/faults          {"key": K, "faults": [...]}
   POST /_control/reset           forget every key
   GET  /_control/stats           {"requests", "connections", "open_connections"}
@@ -58,7 +59,7 @@ import urllib.parse
 
 class State:
     def __init__(self):
-        self.keys = {}  # key -> {"attempts", "arrivals_ms", "last_body", "last_headers"}
+        self.keys = {}  # key -> {"attempts", "arrivals_ms", "done_ms", "last_body", ...}
         self.faults = {}  # key -> [fault, ...] set through the control endpoint
         self.requests = 0
         self.connections = 0
@@ -325,6 +326,14 @@ def anthropic_events(model, r):
 
 # ------------------------------------------------------------------------------ handlers
 
+def answered(headers):
+    """Records when a model call ended: its answer handed to the socket (or the call given up).
+    done_ms[i] - arrivals_ms[i] is the server's own time for attempt i."""
+    rec = STATE.keys.get(headers.get("x-fake-key", "default"))
+    if rec is not None:  # (a /_control/reset may have come in meanwhile)
+        rec.setdefault("done_ms", []).append(now_ms())
+
+
 async def model_call(api, headers, raw, reader, writer):
     key = headers.get("x-fake-key", "default")
     rec = STATE.keys.setdefault(key, {"attempts": 0, "arrivals_ms": [], "last_body": None,
@@ -497,8 +506,10 @@ async def handle(reader, writer):
             query = urllib.parse.parse_qs(url.query)
             if url.path == "/v1/chat/completions" and method == "POST":
                 keep = await model_call("openai", headers, raw, reader, writer)
+                answered(headers)
             elif url.path == "/v1/messages" and method == "POST":
                 keep = await model_call("anthropic", headers, raw, reader, writer)
+                answered(headers)
             elif url.path == "/healthz":
                 await send_body(writer, 200, b"ok", "text/plain")
                 keep = True
