@@ -1,5 +1,6 @@
-// Length-aware string and key output for any RapidJSON writer: std::string_view has no
-// terminating NUL, and embedded NULs must survive, so the size is always passed explicitly.
+// RapidJSON output into a std::string (StringOutput), and length-aware string and key output for
+// any RapidJSON writer: std::string_view has no terminating NUL, and embedded NULs must survive,
+// so the size is always passed explicitly.
 #pragma once
 
 #include <rapidjson/rapidjson.h>
@@ -11,9 +12,14 @@ namespace agentd::json {
 
 // A RapidJSON output stream that writes into a std::string it owns and hands over by take(), so
 // that a writer builds its text in the string it returns: no copy at the end. Writing a character
-// is a pointer bump: RapidJSON's writer reserves room for each token (PutReserve below) and then
-// writes it unchecked (PutUnsafe), as it does into its own StringBuffer. Give the expected size
-// when it can be estimated; the string grows by doubling beyond it.
+// is a compare and a pointer bump (std::string::push_back also keeps the size and the terminating
+// NUL up to date at every character). Give the expected size when it can be estimated: the
+// string is sized to it at once (zero-filled) and doubles when the text outgrows it.
+//
+// RapidJSON's writer also reserves room before a token (PutReserve) and then writes unchecked
+// (PutUnsafe) when a stream offers both, as its StringBuffer does; this one does not, on
+// purpose: the writer reserves six bytes per character of a string (the longest escape), which
+// would size the buffer for six times a large tool result.
 class StringOutput {
  public:
   using Ch = char;
@@ -26,13 +32,9 @@ class StringOutput {
   StringOutput& operator=(const StringOutput&) = delete;
 
   void Put(char c) {
-    if (p_ == end_) grow(1);
+    if (p_ == end_) grow();
     *p_++ = c;
   }
-  void reserve(size_t n) {
-    if (static_cast<size_t>(end_ - p_) < n) grow(n);
-  }
-  void putUnsafe(char c) { *p_++ = c; }
   void Flush() {}
   // The text written so far. The stream is empty afterwards.
   std::string take() {
@@ -44,9 +46,9 @@ class StringOutput {
   }
 
  private:
-  void grow(size_t n) {
+  void grow() {
     size_t used = static_cast<size_t>(p_ - s_.data());
-    s_.resize(s_.size() * 2 > used + n ? s_.size() * 2 : used + n);
+    s_.resize(used < 16 ? 32 : used * 2);
     p_ = s_.data() + used;
     end_ = s_.data() + s_.size();
   }
@@ -55,11 +57,6 @@ class StringOutput {
   char* p_;
   char* end_;
 };
-
-// Found by argument-dependent lookup from RapidJSON's writer; they replace its generic versions
-// (no reservation, Put per character).
-inline void PutReserve(StringOutput& s, size_t n) { s.reserve(n); }
-inline void PutUnsafe(StringOutput& s, char c) { s.putUnsafe(c); }
 
 template <class Writer>
 void writeString(Writer& w, std::string_view s) {

@@ -2,9 +2,10 @@
 // server (tests/support/fake_model_server.py) in the same run. Every variant sends the same
 // bytes (the OpenAI codec's encoding of one request with a system prompt, a user message and
 // two tools; the server answers with two tool calls). Besides wall time per request, each
-// benchmark reports the whole process's CPU time per request (getrusage), which includes the
-// client's event thread and excludes the server. BM_OpenAiEncode times the codec alone on the
-// agent benchmark's largest request, beside RapidJSON writing the same JSON into its own buffer.
+// request benchmark reports the whole process's CPU time per request (getrusage), which includes
+// the client's event thread and excludes the server. BM_OpenAiEncode times the codec alone on the
+// agent benchmark's largest request (it also checks the tool's schema with a SAX pass), beside
+// RapidJSON writing the same JSON from a built document into its own buffer.
 #include <benchmark/benchmark.h>
 #include <curl/curl.h>
 #include <sys/resource.h>
@@ -244,8 +245,11 @@ ChatRequest agentStepRequest() {
   r.messages.push_back(Message::user("[Working directory]:\n/tmp/ws\n\n[Task]:\nrun the steps"));
   for (int i = 0; i < 10; ++i) {
     std::string id = "call_" + std::to_string(i);
+    // The fake server's calls: the user's text as the first query, then empty ones.
+    std::string query = i == 0 ? R"([Working directory]:\n/tmp/ws\n\n[Task]:\nrun the steps)" : "";
     r.messages.push_back(Message::assistant(
-        "", {ToolCall{id, "noop", R"({"query": "", "index": )" + std::to_string(i) + "}"}}));
+        "", {ToolCall{id, "noop",
+                      R"({"query": ")" + query + R"(", "index": )" + std::to_string(i) + "}"}}));
     r.messages.push_back(Message::toolResult(id, "", false));
   }
   r.tools.push_back(
