@@ -8,7 +8,9 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -43,10 +45,12 @@ std::string findConfig(const std::string& given) {
   return "";
 }
 
-// trajectories/trajectory_YYYYmmdd_HHMMSS.json, as trae-agent names it; when that name is taken
-// (an earlier task of this session, or another process, in the same second), the first free
-// one of ..._2.json, ..._3.json, ... A name is taken by creating the file exclusively, so no two
-// tasks ever share a record; the recorder replaces the empty file when the task ends.
+// trajectories/trajectory_YYYYmmdd_HHMMSS.json, as trae-agent names it; when a task of the same
+// second (in this process or another) has that name, the first free one of ..._2.json,
+// ..._3.json, ... A name is taken by creating its event log exclusively (the recorder appends to
+// it), so no two tasks ever share a record, and a task that dies leaves its event log, not an
+// empty trajectory. Returns "" (the task runs without a record) and says why on stderr when no
+// name can be taken.
 std::string defaultTrajectoryPath() {
   std::time_t t = std::time(nullptr);
   tm local{};
@@ -55,19 +59,24 @@ std::string defaultTrajectoryPath() {
   std::strftime(buf, sizeof buf, "trajectories/trajectory_%Y%m%d_%H%M%S", &local);
   std::error_code ec;
   fs::create_directories("trajectories", ec);
+  std::string why = "the names trajectory_..._2 to _1000 of this second are taken";
   for (int n = 1; n <= 1000; ++n) {
     std::string path = std::string(buf) + (n == 1 ? "" : "_" + std::to_string(n)) + ".json";
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-      if (errno == EEXIST) continue;
-      return path;  // not writable: the recorder says so
+    if (fs::exists(path, ec)) continue;  // the record of a task whose event log was removed
+    int fd =
+        ::open(agent::eventLogPathFor(path).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      ::close(fd);
+      return path;
     }
-    ::close(fd);
-    // An event log left by a task that never finished its record keeps its name too.
-    if (!fs::exists(agent::eventLogPathFor(path), ec)) return path;
-    ::unlink(path.c_str());
+    if (errno != EEXIST) {
+      why = std::string("cannot create ") + agent::eventLogPathFor(path) + ": " +
+            std::strerror(errno);
+      break;
+    }
   }
-  return std::string(buf) + ".json";
+  std::fprintf(stderr, "warning: this task has no trajectory: %s\n", why.c_str());
+  return "";
 }
 
 // Prints a task's events as progress lines; colour only on a terminal.
@@ -240,9 +249,8 @@ agent::TaskSpec specFrom(const RunOptions& o, const Session& s, std::string task
   spec.working_dir = o.working_dir;
   spec.must_patch = o.must_patch;
   // Relative paths on the command line mean the current directory.
-  spec.trajectory_file =
-      fs::absolute(o.trajectory_file.empty() ? defaultTrajectoryPath() : o.trajectory_file)
-          .string();
+  std::string trajectory = o.trajectory_file.empty() ? defaultTrajectoryPath() : o.trajectory_file;
+  if (!trajectory.empty()) spec.trajectory_file = fs::absolute(trajectory).string();
   if (!o.patch_path.empty()) spec.patch_path = fs::absolute(o.patch_path).string();
   spec.stream = false;  // the progress lines show whole answers, not deltas
   return spec;

@@ -124,11 +124,13 @@ std::string slurp(const std::string& path) {
 }
 
 // Without --trajectory-file each task of a session gets a record of its own, even when the
-// default name (the current second) is taken, by an earlier task or by a file already there.
+// default name (the current second) is taken: by an earlier task, by a trajectory already there,
+// or by the event log of a task that never finished its record.
 TEST(InteractiveCommand, EveryTaskGetsATrajectoryOfItsOwn) {
   std::string dir = freshDir("interactive-names");
   writeFile(dir + "/agentd.toml", config(dir, std::string(kTwoSteps) + kTwoSteps));
-  // The names of every second this test may run in are taken already.
+  // The names of every second this test may run in are taken already, half of them by a
+  // trajectory, half by an event log alone.
   std::vector<std::string> taken;
   std::time_t now = std::time(nullptr);
   for (int s = -1; s <= 60; ++s) {
@@ -136,8 +138,8 @@ TEST(InteractiveCommand, EveryTaskGetsATrajectoryOfItsOwn) {
     tm local{};
     localtime_r(&t, &local);
     char name[64];
-    std::strftime(name, sizeof name, "trajectory_%Y%m%d_%H%M%S.json", &local);
-    taken.push_back(dir + "/trajectories/" + name);
+    std::strftime(name, sizeof name, "trajectory_%Y%m%d_%H%M%S", &local);
+    taken.push_back(dir + "/trajectories/" + name + (s % 2 ? ".json" : ".events.jsonl"));
     writeFile(taken.back(), "kept");
   }
   RunResult r =
