@@ -176,6 +176,10 @@ def server_split(a, per_conversation):
     the next request read whole, which is the client's work, the wake-ups and the loopback
     transfer, and none of the server's work)."""
     arrivals, done = a["arrivals_ms"], a["done_ms"]
+    if not (len(arrivals) == len(done) == a["attempts"]) or None in done \
+            or a["attempts"] % per_conversation:
+        raise SystemExit(f"the server's records do not cut into conversations of "
+                         f"{per_conversation}: {a['attempts']} attempts, {len(done)} ended")
     server = [d - r for r, d in zip(arrivals, done)]
     return {"server_ms": [sum(server[i:i + per_conversation])
                           for i in range(0, len(server), per_conversation)],
@@ -225,6 +229,8 @@ def run_interactive(build, config, tmp, key, port, tasks):
         raise SystemExit(f"agentd interactive wrote {len(trajectories)} trajectories, not {tasks}")
     a = attempts(port, key)
     requests = a["attempts"] // tasks
+    if any(len(t["llm_interactions"]) != requests for t in trajectories):
+        raise SystemExit(f"agentd interactive: tasks of unequal length ({a['attempts']} requests)")
     split = server_split(a, requests)
     return {"loop_ms": [t["execution_time"] * 1000 for t in trajectories][1:],
             "client_ms": [t["execution_time"] * 1000 - s
@@ -253,7 +259,7 @@ def cold_floor_ms(build, port, bodies_path, key="default"):
     ms = raw_agent_loop(build, port, bodies_path, 1, cold=True, key=key)["cold_ms"]
     a = attempts(port, key)
     split = server_split(a, a["attempts"])
-    return ms, ms - split["server_ms"][0], split["turnaround_us"]
+    return ms, ms - split["server_ms"][0], split["turnaround_us"], split["server_us"]
 
 
 def save_bodies(port, key, path):
@@ -413,6 +419,10 @@ def server_clock(runs, warm_splits, cold_splits, interactive):
         "agentd_server_us": med(x for r in runs for x in r["server_us"]),
         "floor_server_us": med(x for w in warm_splits for x in w["server_us"]),
         "cold_floor_server_ms": med(c[0] - c[1] for c in cold_splits),
+        "cold_floor_server_us": med(x for c in cold_splits for x in c[3]),
+        "reused_floor_server_us": med(x for w in warm_splits
+                                      for x in w["server_us"][:len(w["reused_client_ms"]) *
+                                                              requests]),
         "warm_overhead_per_step_ms": (med(x for w in interactive for x in w["client_ms"])
                                       - med(x for w in warm_splits for x in w["reused_client_ms"]))
         / requests,
@@ -530,12 +540,13 @@ def main():
                      cold_floors["agentd"])
     # A warm `agentd serve`: tasks over the API with a client reading every event of the SSE
     # stream, the model's answers streamed; its floor replays its own streamed bodies.
-    serve_floor = statistics.median(warm_floors["agentd_serve"])
-    agentd.update({"serve_runs": len(warm["agentd"]),
-                   "serve_loop_ms": statistics.median(warm["agentd"]),
-                   "serve_floor_ms": serve_floor,
-                   "serve_overhead_per_step_ms":
-                       (statistics.median(warm["agentd"]) - serve_floor) / agentd["requests"]})
+    if warm["agentd"]:
+        serve_floor = statistics.median(warm_floors["agentd_serve"])
+        agentd.update({"serve_runs": len(warm["agentd"]),
+                       "serve_loop_ms": statistics.median(warm["agentd"]),
+                       "serve_floor_ms": serve_floor,
+                       "serve_overhead_per_step_ms":
+                           (statistics.median(warm["agentd"]) - serve_floor) / agentd["requests"]})
     agentd["steps"] = results["agentd"][0]["steps"]
     agentd.update(steady_state(results["agentd"], reused_floors))
     agentd["server_clock"] = server_clock(results["agentd"], warm_splits, cold_splits,

@@ -333,7 +333,8 @@ def agent_table(out_dir):
         line = (f"| overhead per step >= 20x less than @openai/agents | {cold:.1f}x less, one task "
                 f"per process")
         verdict = met(cold >= 20)
-        if "warm_overhead_per_step_ms" in oa and "warm_overhead_per_step_ms" in a:
+        if "warm_overhead_per_step_ms" in oa and "warm_overhead_per_step_ms" in a \
+                and oa["warm_overhead_per_step_ms"] > 0:
             if a["warm_overhead_per_step_ms"] > 0:
                 w = oa["warm_overhead_per_step_ms"] / a["warm_overhead_per_step_ms"]
                 line += f"; {w:.1f}x less in a warm process"
@@ -389,7 +390,8 @@ def agent_table(out_dir):
                  f"| turnaround, warm process | {us(sc['warm_agentd_turnaround_us'])} | | "
                  f"{us(sc['reused_floor_turnaround_us'])} |",
                  f"| the server's own time per request | {us(sc['agentd_server_us'])} "
-                 f"(`agentd run`) | | {us(sc['floor_server_us'])} |"]
+                 f"(`agentd run`) | {us(sc['cold_floor_server_us'])} | "
+                 f"{us(sc['reused_floor_server_us'])} (reused connection) |"]
     if a.get("gap_floors"):
         base = a["gap_floors"][0]["per_request_us"]
         note += ["", "The floor with a busy gap between a response and the next request "
@@ -524,8 +526,8 @@ CAUSES = {
                   "per step, and {steady:.3f} ms from the fifth step on; see the agent loop "
                   "section.",
     "agent_step_like": "agentd's own work between an answer and the next request (the agent "
-                       "loop section takes it apart); the spread of these figures from run to "
-                       "run is about 0.03 ms.",
+                       "loop section takes it apart), and how these figures move from run to "
+                       "run.",
     "agent_step_warm_floor": "The floor ran in a process that had been talking to the server for "
                              "a while; a process started for one task has not, and on this VM "
                              "that costs any client. On the server's clock a bare libcurl "
@@ -582,8 +584,8 @@ def goals_table(out_dir):
                     "agent_step_warm_floor"))
                 fill.update(cold_turn=sc["cold_floor_turnaround_us"],
                             reused_turn=sc["reused_floor_turnaround_us"],
-                            cold_srv=sc["cold_floor_server_ms"] * 1000 / a["requests"],
-                            warm_srv=sc["floor_server_us"])
+                            cold_srv=sc["cold_floor_server_us"],
+                            warm_srv=sc["reused_floor_server_us"])
             else:
                 rows.append(("agent loop: overhead per step <= 0.1 ms",
                              f"{a['overhead_per_step_ms']:.3f} ms",
@@ -594,7 +596,8 @@ def goals_table(out_dir):
                 rows.append(("agent loop: >= 20x less overhead per step than @openai/agents, "
                              "one task per process", f"{cold:.1f}x", cold >= 20,
                              "agent_vs_peer_cold"))
-                if "warm_overhead_per_step_ms" in oa and "warm_overhead_per_step_ms" in a:
+                if "warm_overhead_per_step_ms" in oa and "warm_overhead_per_step_ms" in a \
+                        and oa["warm_overhead_per_step_ms"] > 0:
                     aw = a["warm_overhead_per_step_ms"]
                     w = oa["warm_overhead_per_step_ms"] / aw if aw > 0 else float("inf")
                     rows.append(("agent loop: the same in a warm process",

@@ -36,8 +36,9 @@ Header x-fake-latency-ms (or --latency-ms) delays every answer.
 
 Control endpoints:
   GET  /_control/attempts?key=K  {"attempts", "arrivals_ms" (each request read whole),
-                                  "done_ms" (each call ended: answer written), "last_body",
-                                  "last_headers", "bodies" (the last 64 request bodies, as sent)}
+                                  "done_ms" (each call ended: its answer written, or null while
+                                  it runs), "last_body", "last_headers",
+                                  "bodies" (the last 64 request bodies, as sent)}
   POST /_control/faults          {"key": K, "faults": [...]}
   POST /_control/reset           forget every key
   GET  /_control/stats           {"requests", "connections", "open_connections"}
@@ -59,7 +60,7 @@ import urllib.parse
 
 class State:
     def __init__(self):
-        self.keys = {}  # key -> {"attempts", "arrivals_ms", "done_ms", "last_body", ...}
+        self.keys = {}  # key -> new_record()
         self.faults = {}  # key -> [fault, ...] set through the control endpoint
         self.requests = 0
         self.connections = 0
@@ -326,21 +327,27 @@ def anthropic_events(model, r):
 
 # ------------------------------------------------------------------------------ handlers
 
-def answered(headers):
-    """Records when a model call ended: its answer handed to the socket (or the call given up).
-    done_ms[i] - arrivals_ms[i] is the server's own time for attempt i."""
-    rec = STATE.keys.get(headers.get("x-fake-key", "default"))
-    if rec is not None:  # (a /_control/reset may have come in meanwhile)
-        rec.setdefault("done_ms", []).append(now_ms())
+def new_record():
+    return {"attempts": 0, "arrivals_ms": [], "done_ms": [], "last_body": None,
+            "last_headers": {}}
 
 
 async def model_call(api, headers, raw, reader, writer):
     key = headers.get("x-fake-key", "default")
-    rec = STATE.keys.setdefault(key, {"attempts": 0, "arrivals_ms": [], "last_body": None,
-                                      "last_headers": {}})
+    rec = STATE.keys.setdefault(key, new_record())
     attempt = rec["attempts"]
     rec["attempts"] += 1
     rec["arrivals_ms"].append(now_ms())
+    rec["done_ms"].append(None)
+    try:
+        return await answer(api, key, headers, raw, reader, writer, rec, attempt)
+    finally:
+        # done_ms[i] - arrivals_ms[i] is the server's own time for attempt i: until its answer
+        # was handed to the socket, or the call given up.
+        rec["done_ms"][attempt] = now_ms()
+
+
+async def answer(api, key, headers, raw, reader, writer, rec, attempt):
     rec["last_headers"] = headers
     try:
         req = json.loads(raw or b"{}")
@@ -460,9 +467,7 @@ async def model_call(api, headers, raw, reader, writer):
 async def control(method, path, query, raw, writer):
     if path == "/_control/attempts":
         key = query.get("key", ["default"])[0]
-        rec = STATE.keys.get(key, {"attempts": 0, "arrivals_ms": [], "last_body": None,
-                                   "last_headers": {}})
-        await send_json(writer, 200, rec)
+        await send_json(writer, 200, STATE.keys.get(key, new_record()))
     elif path == "/_control/faults" and method == "POST":
         obj = json.loads(raw or b"{}")
         STATE.faults[obj.get("key", "default")] = list(obj.get("faults", []))
@@ -506,10 +511,8 @@ async def handle(reader, writer):
             query = urllib.parse.parse_qs(url.query)
             if url.path == "/v1/chat/completions" and method == "POST":
                 keep = await model_call("openai", headers, raw, reader, writer)
-                answered(headers)
             elif url.path == "/v1/messages" and method == "POST":
                 keep = await model_call("anthropic", headers, raw, reader, writer)
-                answered(headers)
             elif url.path == "/healthz":
                 await send_body(writer, 200, b"ok", "text/plain")
                 keep = True
