@@ -90,6 +90,7 @@ const Event Task::emit(EventType type, int step, std::string data) {
     e.time = nowSeconds();
     e.task_id = id_;
     e.data = std::move(data);
+    if (type == EventType::kEnd) end_seq_ = e.seq;
     bool keep = type != EventType::kModelDelta || deltas_kept_++ < kMaxDeltasKept;
     if (keep) events_.push_back(e);
     if (held_) {
@@ -126,6 +127,16 @@ void Task::releaseEvents() {
     }
     for (const auto& fn : *subs) fn(pending[i]);
   }
+}
+
+uint64_t Task::lastSeq() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return next_seq_ - 1;
+}
+
+uint64_t Task::endSeq() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return end_seq_;
 }
 
 std::vector<Event> Task::eventsAfter(uint64_t after) const {

@@ -67,6 +67,10 @@ class Task {
   void releaseEvents();
   // Events with seq > after (model deltas beyond the retention bound are not kept).
   std::vector<Event> eventsAfter(uint64_t after) const;
+  // The seq of the latest event emitted (held or not), 0 before the first; and of the `end`
+  // event, 0 until it is emitted. No event follows `end`.
+  uint64_t lastSeq() const;
+  uint64_t endSeq() const;
   // Subscribes fn to the events after seq `after`. With replay, fn first gets the retained ones
   // that subscribers have already been given, on this thread before subscribe() returns, and
   // no live event reaches it before or among them (emits on other threads wait meanwhile).
@@ -95,6 +99,7 @@ class Task {
   double start_ = 0, end_ = 0;
   std::string final_result_, error_;
   uint64_t next_seq_ = 1;
+  uint64_t end_seq_ = 0;
   std::vector<Event> events_;
   size_t deltas_kept_ = 0;
   std::map<uint64_t, Subscriber> subscribers_;

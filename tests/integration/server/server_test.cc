@@ -272,6 +272,32 @@ TEST(ServerApi, SseStreamsEventsInOrderAndResumesFromLastEventId) {
   ASSERT_EQ(rest.size(), events.size() - 5);
   EXPECT_EQ(rest.front().id, 6u);
   EXPECT_EQ(rest.back().event, "end");
+
+  // After the end, or after an id beyond it: nothing more, and the stream ends at once rather
+  // than on heartbeats until the client gives up.
+  for (std::string last : {std::to_string(events.back().id), std::string("999999")}) {
+    auto t0 = std::chrono::steady_clock::now();
+    HttpResponse r = httpRequest("GET", s.url("/api/tasks/" + id + "/stream"), "",
+                                 {"Last-Event-ID: " + last}, 10000);
+    EXPECT_EQ(r.code, 200) << last;
+    EXPECT_EQ(r.body.find("event:"), std::string::npos) << r.body;
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s) << "Last-Event-ID " << last;
+  }
+}
+
+// A running task asked for events after an id it has not reached yet: the client gets what
+// follows, to the end (an id beyond the latest used to filter out every later event).
+TEST(ServerApi, ALastEventIdBeyondTheLatestGetsWhatFollows) {
+  FakeModelServer model;
+  ASSERT_TRUE(model.ok());
+  Server s(baseConfig(model, /*latency_ms=*/1000));
+  ASSERT_TRUE(s.ok()) << s.proc().stderrText();
+  std::string id = s.run();
+  ASSERT_EQ(s.waitState(id, {"running"}), "running");
+  auto events = readSse(s.url("/api/tasks/" + id + "/stream"), {"Last-Event-ID: 999999"});
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().event, "end");
+  for (size_t i = 1; i < events.size(); ++i) EXPECT_EQ(events[i].id, events[i - 1].id + 1);
 }
 
 TEST(ServerApi, StopPauseAndResume) {
