@@ -5,6 +5,7 @@
 
 #include <rapidjson/rapidjson.h>
 
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -36,6 +37,17 @@ class StringOutput {
     *p_++ = c;
   }
   void Flush() {}
+  // Appends text as it is, with one copy.
+  void append(std::string_view text) {
+    size_t used = static_cast<size_t>(p_ - s_.data());
+    if (static_cast<size_t>(end_ - p_) < text.size()) {
+      s_.resize(used + text.size() > 2 * used ? used + text.size() : 2 * used);
+      p_ = s_.data() + used;
+      end_ = s_.data() + s_.size();
+    }
+    std::memcpy(p_, text.data(), text.size());
+    p_ += text.size();
+  }
   // The text written so far. The stream is empty afterwards.
   std::string take() {
     s_.resize(static_cast<size_t>(p_ - s_.data()));

@@ -2,7 +2,10 @@
 
 #include <rapidjson/writer.h>
 
+#include <list>
 #include <map>
+#include <memory>
+#include <mutex>
 
 #include "common/json.h"
 #include "common/json_writer.h"
@@ -10,7 +13,21 @@
 namespace agentd::llm {
 namespace {
 
-using Writer = rapidjson::Writer<json::StringOutput>;
+// RapidJSON's writer over a StringOutput, which also takes JSON text whole.
+class Writer : public rapidjson::Writer<json::StringOutput> {
+ public:
+  explicit Writer(json::StringOutput& os) : rapidjson::Writer<json::StringOutput>(os), os_(os) {}
+  // Writes `text`, JSON of the given type that has been checked, as the next value: the writer
+  // places the separator (a raw value of no characters), then the text goes in with one copy
+  // (RawValue copies a character at a time).
+  void raw(std::string_view text, rapidjson::Type type) {
+    RawValue("", 0, type);
+    os_.append(text);
+  }
+
+ private:
+  json::StringOutput& os_;
+};
 
 // About how long a request's JSON is (the text it carries plus room for the syntax), so that
 // encoding writes into one allocation.
@@ -36,7 +53,7 @@ Status embedObject(Writer& w, std::string_view text, const What& what) {
   if (text.empty()) text = "{}";
   Status valid = json::validateObject(text);
   if (!valid.isOk()) return valid.withContext(what());
-  w.RawValue(text.data(), text.size(), rapidjson::kObjectType);
+  w.raw(text, rapidjson::kObjectType);
   return Status::ok();
 }
 
@@ -52,6 +69,51 @@ Status writeToolFields(Writer& w, const ToolDefinition& t, std::string_view sche
   json::writeKey(w, schema_key);
   return embedObject(w, t.parameters, [&] { return "tool " + t.name + " parameters"; });
 }
+
+// The "tools" array of requests, encoded once per list of tools: an agent sends the same names,
+// descriptions and schemas (about 10 KB for the first-party plugins) in every request, and each
+// schema is checked once. Keeps the lists used last (a provider's agents may differ), compared
+// whole, so a changed tool is encoded afresh. Thread-safe.
+class ToolsArrays {
+ public:
+  // The array for `tools`, made with write_tool(w, tool) for each when it is not kept; or the
+  // first error write_tool returns.
+  template <class WriteTool>
+  Result<std::shared_ptr<const std::string>> get(const std::vector<ToolDefinition>& tools,
+                                                 const WriteTool& write_tool) const {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto it = kept_.begin(); it != kept_.end(); ++it) {
+        if (it->tools != tools) continue;
+        kept_.splice(kept_.begin(), kept_, it);  // most recent first
+        return kept_.front().text;
+      }
+    }
+    size_t hint = 16;
+    for (const ToolDefinition& t : tools) {
+      hint += 96 + t.name.size() + t.description.size() + t.parameters.size();
+    }
+    json::StringOutput os(hint + hint / 8);
+    Writer w(os);
+    w.StartArray();
+    for (const ToolDefinition& t : tools) AGENTD_RETURN_IF_ERROR(write_tool(w, t));
+    w.EndArray();
+    auto text = std::make_shared<const std::string>(os.take());
+    std::lock_guard<std::mutex> lock(mu_);
+    kept_.push_front({tools, text});
+    if (kept_.size() > kKept) kept_.pop_back();
+    return text;
+  }
+
+ private:
+  struct Kept {
+    std::vector<ToolDefinition> tools;
+    std::shared_ptr<const std::string> text;
+  };
+  static constexpr size_t kKept = 4;
+  mutable std::mutex mu_;
+  mutable std::list<Kept> kept_;
+};
 
 std::string getString(const Value& obj, const char* name) {
   if (!obj.IsObject()) return {};
@@ -243,19 +305,20 @@ class OpenAiCodec : public WireCodec {
     }
     w.EndArray();
     if (!req.tools.empty()) {
+      auto tools = tools_.get(req.tools, [](Writer& tw, const ToolDefinition& t) {
+        tw.StartObject();
+        json::writeKey(tw, "type");
+        json::writeString(tw, "function");
+        json::writeKey(tw, "function");
+        tw.StartObject();
+        AGENTD_RETURN_IF_ERROR(writeToolFields(tw, t, "parameters"));
+        tw.EndObject();
+        tw.EndObject();
+        return Status::ok();
+      });
+      if (!tools.ok()) return tools.status();
       json::writeKey(w, "tools");
-      w.StartArray();
-      for (const ToolDefinition& t : req.tools) {
-        w.StartObject();
-        json::writeKey(w, "type");
-        json::writeString(w, "function");
-        json::writeKey(w, "function");
-        w.StartObject();
-        AGENTD_RETURN_IF_ERROR(writeToolFields(w, t, "parameters"));
-        w.EndObject();
-        w.EndObject();
-      }
-      w.EndArray();
+      w.raw(**tools, rapidjson::kArrayType);
       if (model.parallel_tool_calls) {
         json::writeKey(w, "parallel_tool_calls");
         w.Bool(*model.parallel_tool_calls);
@@ -310,6 +373,9 @@ class OpenAiCodec : public WireCodec {
   std::unique_ptr<StreamDecoder> streamDecoder() const override {
     return std::make_unique<OpenAiStream>();
   }
+
+ private:
+  ToolsArrays tools_;
 };
 
 // ---------------------------------------------------------------- Anthropic Messages
@@ -527,14 +593,15 @@ class AnthropicCodec : public WireCodec {
     }
     w.EndArray();
     if (!req.tools.empty()) {
+      auto tools = tools_.get(req.tools, [](Writer& tw, const ToolDefinition& t) {
+        tw.StartObject();
+        AGENTD_RETURN_IF_ERROR(writeToolFields(tw, t, "input_schema"));
+        tw.EndObject();
+        return Status::ok();
+      });
+      if (!tools.ok()) return tools.status();
       json::writeKey(w, "tools");
-      w.StartArray();
-      for (const ToolDefinition& t : req.tools) {
-        w.StartObject();
-        AGENTD_RETURN_IF_ERROR(writeToolFields(w, t, "input_schema"));
-        w.EndObject();
-      }
-      w.EndArray();
+      w.raw(**tools, rapidjson::kArrayType);
       if (model.parallel_tool_calls && !*model.parallel_tool_calls) {
         json::writeKey(w, "tool_choice");
         w.StartObject();
@@ -582,6 +649,9 @@ class AnthropicCodec : public WireCodec {
   std::unique_ptr<StreamDecoder> streamDecoder() const override {
     return std::make_unique<AnthropicStream>();
   }
+
+ private:
+  ToolsArrays tools_;
 };
 
 }  // namespace

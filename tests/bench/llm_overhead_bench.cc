@@ -4,17 +4,20 @@
 // two tools; the server answers with two tool calls). Besides wall time per request, each
 // request benchmark reports the whole process's CPU time per request (getrusage), which includes
 // the client's event thread and excludes the server. BM_OpenAiEncode times the codec alone on the
-// agent benchmark's largest request (it also checks the tool's schema with a SAX pass), beside
-// RapidJSON writing the same JSON from a built document into its own buffer.
+// agent benchmark's largest request, with its one tool (arg 0) or with the first-party plugins'
+// tools (arg 1), beside RapidJSON writing the same JSON from a built document into its own
+// buffer.
 #include <benchmark/benchmark.h>
 #include <curl/curl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <boost/asio/io_context.hpp>
+#include <filesystem>
 #include <future>
 #include <memory>
 #include <optional>
@@ -23,6 +26,7 @@
 #include "llm/client.h"
 #include "llm/http_client.h"
 #include "llm/wire.h"
+#include "plugin/host.h"
 #include "support/fake_model_server.h"
 
 namespace {
@@ -257,9 +261,48 @@ ChatRequest agentStepRequest() {
   return r;
 }
 
+// The first-party plugins' tools (bash, the edit tools, sequentialthinking, task_done), as an
+// agent sends them: loaded from the build and listed as the agent loop lists them.
+std::vector<ToolDefinition> firstPartyTools() {
+  static const std::vector<ToolDefinition> tools = [] {
+    std::string copies = (std::filesystem::temp_directory_path() /
+                          ("agentd-bench-plugins-" + std::to_string(getpid())))
+                             .string();
+    agentd::plugin::PluginHost host({copies});
+    std::vector<agentd::plugin::PluginSpec> specs;
+    for (const char* name : {"bash", "str_replace_based_edit_tool", "json_edit_tool",
+                             "sequentialthinking", "task_done"}) {
+      agentd::plugin::PluginSpec spec;
+      spec.path = std::string(AGENTD_PLUGIN_DIR) + "/" + name + ".so";
+      specs.push_back(spec);
+    }
+    std::vector<ToolDefinition> out;
+    if (host.apply(specs).isOk()) {
+      for (const auto& t : host.current()->tools()) {
+        out.push_back({t.name, t.description, t.input_schema});
+      }
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(copies, ec);
+    return out;
+  }();
+  return tools;
+}
+
+// The step-11 request with the tools of arg 0: `noop` (0) or the first-party ones (1).
+ChatRequest encodeRequest(const benchmark::State& state) {
+  ChatRequest r = agentStepRequest();
+  if (state.range(0) == 1) r.tools = firstPartyTools();
+  return r;
+}
+
 // The codec's encoding of that request, per request.
 void BM_OpenAiEncode(benchmark::State& state) {
-  ChatRequest req = agentStepRequest();
+  ChatRequest req = encodeRequest(state);
+  if (req.tools.empty()) {
+    state.SkipWithError("the first-party plugins did not load");
+    return;
+  }
   ModelOptions m = model();
   auto codec = openAiCodec();
   size_t bytes = 0;
@@ -270,12 +313,17 @@ void BM_OpenAiEncode(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(bytes * state.iterations()));
 }
-BENCHMARK(BM_OpenAiEncode)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_OpenAiEncode)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 // Baseline: RapidJSON's own fast path writing the same JSON from a document built beforehand
 // (Writer over a StringBuffer), then copied into a std::string as the codec returns one.
 void BM_RapidJsonWriteSameJson(benchmark::State& state) {
-  std::string text = openAiCodec()->encode(agentStepRequest(), model(), false).value();
+  ChatRequest req = encodeRequest(state);
+  if (req.tools.empty()) {
+    state.SkipWithError("the first-party plugins did not load");
+    return;
+  }
+  std::string text = openAiCodec()->encode(req, model(), false).value();
   rapidjson::Document doc;
   doc.Parse(text.data(), text.size());
   for (auto _ : state) {
@@ -287,7 +335,7 @@ void BM_RapidJsonWriteSameJson(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(text.size() * state.iterations()));
 }
-BENCHMARK(BM_RapidJsonWriteSameJson)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RapidJsonWriteSameJson)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

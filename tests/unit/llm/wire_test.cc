@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <rapidjson/stringbuffer.h>
@@ -142,6 +144,65 @@ TEST(LlmWire, EmbeddedJsonErrorsSayWhatAndWhere) {
   EXPECT_FALSE(json::validateObject("[1, 2]").isOk());
   EXPECT_EQ(json::validate("").message(), json::parse("").status().message());
   EXPECT_EQ(json::validate("\xff").message(), json::parse("\xff").status().message());
+}
+
+// The tools array a request carries: each tool's description, for either API.
+std::vector<std::string> toolDescriptions(const std::string& body) {
+  rapidjson::Document d = parse(body);
+  std::vector<std::string> out;
+  for (const auto& t : d["tools"].GetArray()) {
+    const rapidjson::Value& f = t.HasMember("function") ? t["function"] : t;
+    out.emplace_back(f["description"].GetString());
+  }
+  return out;
+}
+
+// A codec keeps the encoded tools of the lists it saw last. Whatever it keeps, each request
+// carries exactly its own tools, and a tool that changed (even to an invalid schema) is encoded
+// and checked afresh: for both APIs, with more lists than are kept, and from two threads at once.
+TEST(LlmWire, KeptToolArraysAlwaysMatchTheRequest) {
+  std::vector<std::unique_ptr<WireCodec>> codecs;
+  codecs.push_back(openAiCodec());
+  codecs.push_back(anthropicCodec());
+  for (const auto& codec : codecs) {
+    std::vector<ChatRequest> requests;
+    for (int k = 0; k < 7; ++k) {
+      ChatRequest r = conversation();
+      r.tools[0].description = "weather, list " + std::to_string(k);
+      r.tools.push_back(testutil::timeTool());
+      requests.push_back(r);
+    }
+    std::vector<std::string> first;
+    for (int round = 0; round < 2; ++round) {
+      for (int k = 0; k < 7; ++k) {
+        Result<std::string> body = codec->encode(requests[k], model("x"), false);
+        ASSERT_TRUE(body.ok()) << body.status().message();
+        EXPECT_EQ(toolDescriptions(*body),
+                  (std::vector<std::string>{"weather, list " + std::to_string(k),
+                                            testutil::timeTool().description}));
+        if (round == 0) first.push_back(*body);
+        if (round == 1) EXPECT_EQ(*body, first[k]) << "the same request, the same bytes";
+      }
+    }
+    ChatRequest bad = requests[0];
+    bad.tools[1].parameters = "{not json";
+    EXPECT_EQ(codec->encode(bad, model("x"), false).status().code(),
+              Status::Code::kInvalidArgument);
+    EXPECT_EQ(codec->encode(requests[0], model("x"), false).value(), first[0]);
+
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 300; ++i) {
+          int k = (i * 3 + t) % 7;
+          Result<std::string> body = codec->encode(requests[k], model("x"), false);
+          ASSERT_TRUE(body.ok());
+          EXPECT_EQ(*body, first[k]);
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
 }
 
 TEST(LlmWire, LocalDocumentParsesAsParseDoesSmallOrLarge) {
