@@ -7,6 +7,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cstring>
+
 #include "common/json_writer.h"
 
 namespace agentd::json {
@@ -27,6 +29,16 @@ Status parseError(size_t offset, rapidjson::ParseErrorCode code) {
                                  rapidjson::GetParseError_En(code));
 }
 
+// RapidJSON's memory stream reads a NUL byte as the end of the input, so "{}\0junk" would pass
+// as "{}"; JSON text never holds one (inside strings it is escaped).
+Status nulByte(std::string_view s) {
+  const void* at = std::memchr(s.data(), 0, s.size());
+  if (at == nullptr) return Status::ok();
+  return Status::invalidArgument("invalid JSON at offset " +
+                                 std::to_string(static_cast<const char*>(at) - s.data()) +
+                                 ": a NUL byte");
+}
+
 // Accepts any JSON; remembers whether the outermost value is an object.
 struct TopLevelHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TopLevelHandler> {
   bool seen = false;  // the outermost value has started
@@ -43,6 +55,7 @@ struct TopLevelHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TopLeve
 };
 
 Status validateSax(std::string_view s, bool want_object) {
+  AGENTD_RETURN_IF_ERROR(nulByte(s));
   rapidjson::Reader reader;
   rapidjson::MemoryStream ms(s.data(), s.size());
   TopLevelHandler handler;
@@ -59,6 +72,7 @@ Status validate(std::string_view s) { return validateSax(s, false); }
 Status validateObject(std::string_view s) { return validateSax(s, true); }
 
 Result<rapidjson::Document> parse(std::string_view s) {
+  AGENTD_RETURN_IF_ERROR(nulByte(s));
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseValidateEncodingFlag>(s.data(), s.size());
   if (doc.HasParseError()) return parseError(doc.GetErrorOffset(), doc.GetParseError());
@@ -66,6 +80,7 @@ Result<rapidjson::Document> parse(std::string_view s) {
 }
 
 Status LocalDocument::parse(std::string_view s) {
+  AGENTD_RETURN_IF_ERROR(nulByte(s));
   doc_.Parse<rapidjson::kParseValidateEncodingFlag>(s.data(), s.size());
   if (doc_.HasParseError()) return parseError(doc_.GetErrorOffset(), doc_.GetParseError());
   return Status::ok();

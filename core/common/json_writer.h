@@ -15,7 +15,7 @@ namespace agentd::json {
 // that a writer builds its text in the string it returns: no copy at the end. Writing a character
 // is a compare and a pointer bump (std::string::push_back also keeps the size and the terminating
 // NUL up to date at every character). Give the expected size when it can be estimated: the
-// string is sized to it at once (zero-filled) and doubles when the text outgrows it.
+// string is sized to it at once (zero-filled) and at least doubles when the text outgrows it.
 //
 // RapidJSON's writer also reserves room before a token (PutReserve) and then writes unchecked
 // (PutUnsafe) when a stream offers both, as its StringBuffer does; this one does not, on
@@ -37,8 +37,9 @@ class StringOutput {
     *p_++ = c;
   }
   void Flush() {}
-  // Appends text as it is, with one copy.
+  // Appends text as it is, with one copy. REQUIRES: text does not point into this stream.
   void append(std::string_view text) {
+    if (text.empty()) return;
     size_t used = static_cast<size_t>(p_ - s_.data());
     if (static_cast<size_t>(end_ - p_) < text.size()) {
       s_.resize(used + text.size() > 2 * used ? used + text.size() : 2 * used);

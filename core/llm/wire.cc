@@ -16,17 +16,14 @@ namespace {
 // RapidJSON's writer over a StringOutput, which also takes JSON text whole.
 class Writer : public rapidjson::Writer<json::StringOutput> {
  public:
-  explicit Writer(json::StringOutput& os) : rapidjson::Writer<json::StringOutput>(os), os_(os) {}
-  // Writes `text`, JSON of the given type that has been checked, as the next value: the writer
-  // places the separator (a raw value of no characters), then the text goes in with one copy
-  // (RawValue copies a character at a time).
+  explicit Writer(json::StringOutput& os) : rapidjson::Writer<json::StringOutput>(os) {}
+  // Writes `text` as the next value. REQUIRES: text is one valid JSON value of the given type.
+  // The writer places the separator (a raw value of no characters: it buffers nothing), then
+  // the text goes into the stream with one copy (RawValue copies a character at a time).
   void raw(std::string_view text, rapidjson::Type type) {
     RawValue("", 0, type);
-    os_.append(text);
+    os_->append(text);
   }
-
- private:
-  json::StringOutput& os_;
 };
 
 // About how long a request's JSON is (the text it carries plus room for the syntax), so that
@@ -71,9 +68,10 @@ Status writeToolFields(Writer& w, const ToolDefinition& t, std::string_view sche
 }
 
 // The "tools" array of requests, encoded once per list of tools: an agent sends the same names,
-// descriptions and schemas (about 10 KB for the first-party plugins) in every request, and each
-// schema is checked once. Keeps the lists used last (a provider's agents may differ), compared
-// whole, so a changed tool is encoded afresh. Thread-safe.
+// descriptions and schemas (about 11 KB for the first-party plugins) in every request, and each
+// schema is checked once while its list is kept. Keeps the four lists used last (a provider's
+// agents may differ), compared whole, so a changed tool is encoded and checked afresh.
+// Thread-safe. REQUIRES: one instance is always called with the same write_tool.
 class ToolsArrays {
  public:
   // The array for `tools`, made with write_tool(w, tool) for each when it is not kept; or the
@@ -98,11 +96,17 @@ class ToolsArrays {
     w.StartArray();
     for (const ToolDefinition& t : tools) AGENTD_RETURN_IF_ERROR(write_tool(w, t));
     w.EndArray();
-    auto text = std::make_shared<const std::string>(os.take());
+    Kept made{tools, std::make_shared<const std::string>(os.take())};
+    std::list<Kept> dropped;  // freed after the lock
     std::lock_guard<std::mutex> lock(mu_);
-    kept_.push_front({tools, text});
-    if (kept_.size() > kKept) kept_.pop_back();
-    return text;
+    for (auto it = kept_.begin(); it != kept_.end(); ++it) {
+      if (it->tools != tools) continue;  // another thread made it meanwhile
+      kept_.splice(kept_.begin(), kept_, it);
+      return kept_.front().text;
+    }
+    kept_.push_front(std::move(made));
+    if (kept_.size() > kKept) dropped.splice(dropped.begin(), kept_, std::prev(kept_.end()));
+    return kept_.front().text;
   }
 
  private:

@@ -1,5 +1,7 @@
 // Wire codecs: how a ChatRequest becomes an HTTP body for one API and how its responses (whole
-// or streamed as SSE) become a ChatResponse. Pure functions and single-threaded decoders.
+// or streamed as SSE) become a ChatResponse. A codec may be called from any thread; its encode()
+// keeps the encoded tools arrays of the last four tool lists it saw (a request repeats its
+// tools). Stream decoders are single-threaded.
 #pragma once
 
 #include <memory>

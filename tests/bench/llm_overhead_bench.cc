@@ -261,46 +261,55 @@ ChatRequest agentStepRequest() {
   return r;
 }
 
-// The first-party plugins' tools (bash, the edit tools, sequentialthinking, task_done), as an
-// agent sends them: loaded from the build and listed as the agent loop lists them.
-std::vector<ToolDefinition> firstPartyTools() {
+// The first-party plugins' tools (bash, the edit tools, sequentialthinking, task_done), loaded
+// from the build, with the fields the agent loop sends; empty, and why in *error, when they did
+// not load.
+std::vector<ToolDefinition> firstPartyTools(std::string* error) {
+  static std::string load_error;
   static const std::vector<ToolDefinition> tools = [] {
     std::string copies = (std::filesystem::temp_directory_path() /
                           ("agentd-bench-plugins-" + std::to_string(getpid())))
                              .string();
-    agentd::plugin::PluginHost host({copies});
-    std::vector<agentd::plugin::PluginSpec> specs;
-    for (const char* name : {"bash", "str_replace_based_edit_tool", "json_edit_tool",
-                             "sequentialthinking", "task_done"}) {
-      agentd::plugin::PluginSpec spec;
-      spec.path = std::string(AGENTD_PLUGIN_DIR) + "/" + name + ".so";
-      specs.push_back(spec);
-    }
     std::vector<ToolDefinition> out;
-    if (host.apply(specs).isOk()) {
-      for (const auto& t : host.current()->tools()) {
-        out.push_back({t.name, t.description, t.input_schema});
+    {
+      agentd::plugin::PluginHost host({copies});
+      std::vector<agentd::plugin::PluginSpec> specs;
+      for (const char* name : {"bash", "str_replace_based_edit_tool", "json_edit_tool",
+                               "sequentialthinking", "task_done"}) {
+        agentd::plugin::PluginSpec spec;
+        spec.path = std::string(AGENTD_PLUGIN_DIR) + "/" + name + ".so";
+        specs.push_back(spec);
       }
-    }
+      agentd::Status loaded = host.apply(specs);
+      if (loaded.isOk()) {
+        for (const auto& t : host.current()->tools()) {
+          out.push_back({t.name, t.description, t.input_schema});
+        }
+      } else {
+        load_error = "the first-party plugins did not load: " + loaded.message();
+      }
+    }  // the host unloads its copies before they are removed
     std::error_code ec;
     std::filesystem::remove_all(copies, ec);
     return out;
   }();
+  *error = load_error;
   return tools;
 }
 
 // The step-11 request with the tools of arg 0: `noop` (0) or the first-party ones (1).
-ChatRequest encodeRequest(const benchmark::State& state) {
+ChatRequest encodeRequest(const benchmark::State& state, std::string* error) {
   ChatRequest r = agentStepRequest();
-  if (state.range(0) == 1) r.tools = firstPartyTools();
+  if (state.range(0) == 1) r.tools = firstPartyTools(error);
   return r;
 }
 
 // The codec's encoding of that request, per request.
 void BM_OpenAiEncode(benchmark::State& state) {
-  ChatRequest req = encodeRequest(state);
+  std::string error;
+  ChatRequest req = encodeRequest(state, &error);
   if (req.tools.empty()) {
-    state.SkipWithError("the first-party plugins did not load");
+    state.SkipWithError(error.c_str());
     return;
   }
   ModelOptions m = model();
@@ -318,9 +327,10 @@ BENCHMARK(BM_OpenAiEncode)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 // Baseline: RapidJSON's own fast path writing the same JSON from a document built beforehand
 // (Writer over a StringBuffer), then copied into a std::string as the codec returns one.
 void BM_RapidJsonWriteSameJson(benchmark::State& state) {
-  ChatRequest req = encodeRequest(state);
+  std::string error;
+  ChatRequest req = encodeRequest(state, &error);
   if (req.tools.empty()) {
-    state.SkipWithError("the first-party plugins did not load");
+    state.SkipWithError(error.c_str());
     return;
   }
   std::string text = openAiCodec()->encode(req, model(), false).value();

@@ -181,7 +181,9 @@ TEST(LlmWire, KeptToolArraysAlwaysMatchTheRequest) {
                   (std::vector<std::string>{"weather, list " + std::to_string(k),
                                             testutil::timeTool().description}));
         if (round == 0) first.push_back(*body);
-        if (round == 1) EXPECT_EQ(*body, first[k]) << "the same request, the same bytes";
+        if (round == 1) {
+          EXPECT_EQ(*body, first[k]) << "the same request, the same bytes";
+        }
       }
     }
     ChatRequest bad = requests[0];
@@ -203,6 +205,24 @@ TEST(LlmWire, KeptToolArraysAlwaysMatchTheRequest) {
     }
     for (auto& t : threads) t.join();
   }
+}
+
+// A NUL byte would end RapidJSON's reading early ("{}\0junk" read as "{}"), and the codec copies
+// a checked schema whole: JSON with one is refused everywhere, with where it is.
+TEST(LlmWire, JsonWithANulByteIsRefused) {
+  std::string text("{\"a\":1}\0junk", 12);
+  EXPECT_EQ(json::validate(text).message(), "invalid JSON at offset 7: a NUL byte");
+  EXPECT_FALSE(json::validateObject(text).isOk());
+  EXPECT_FALSE(json::parse(text).ok());
+  json::LocalDocument doc;
+  EXPECT_FALSE(doc.parse(text).isOk());
+  ChatRequest r = conversation();
+  r.tools[0].parameters = text;
+  Status st = openAiCodec()->encode(r, model("x"), false).status();
+  EXPECT_NE(st.message().find("parameters: invalid JSON at offset 7: a NUL byte"),
+            std::string::npos)
+      << st.message();
+  EXPECT_TRUE(json::validate(R"({"a":"\u0000"})").isOk()) << "an escaped NUL is fine";
 }
 
 TEST(LlmWire, LocalDocumentParsesAsParseDoesSmallOrLarge) {
