@@ -262,15 +262,13 @@ ChatRequest agentStepRequest() {
 }
 
 // The first-party plugins' tools (bash, the edit tools, sequentialthinking, task_done), loaded
-// from the build, with the fields the agent loop sends; empty, and why in *error, when they did
-// not load.
-std::vector<ToolDefinition> firstPartyTools(std::string* error) {
-  static std::string load_error;
-  static const std::vector<ToolDefinition> tools = [] {
+// from the build, with the fields the agent loop sends; or why they did not load.
+const agentd::Result<std::vector<ToolDefinition>>& firstPartyTools() {
+  static const agentd::Result<std::vector<ToolDefinition>> tools = []() {
     std::string copies = (std::filesystem::temp_directory_path() /
                           ("agentd-bench-plugins-" + std::to_string(getpid())))
                              .string();
-    std::vector<ToolDefinition> out;
+    agentd::Result<std::vector<ToolDefinition>> out = std::vector<ToolDefinition>{};
     {
       agentd::plugin::PluginHost host({copies});
       std::vector<agentd::plugin::PluginSpec> specs;
@@ -283,40 +281,43 @@ std::vector<ToolDefinition> firstPartyTools(std::string* error) {
       agentd::Status loaded = host.apply(specs);
       if (loaded.isOk()) {
         for (const auto& t : host.current()->tools()) {
-          out.push_back({t.name, t.description, t.input_schema});
+          out->push_back({t.name, t.description, t.input_schema});
         }
       } else {
-        load_error = "the first-party plugins did not load: " + loaded.message();
+        out = loaded.withContext("the first-party plugins did not load");
       }
     }  // the host unloads its copies before they are removed
     std::error_code ec;
     std::filesystem::remove_all(copies, ec);
     return out;
   }();
-  *error = load_error;
   return tools;
 }
 
-// The step-11 request with the tools of arg 0: `noop` (0) or the first-party ones (1).
-ChatRequest encodeRequest(const benchmark::State& state, std::string* error) {
+// The step-11 request with the tools of arg 0: `noop` (0) or the first-party ones (1); none,
+// and the benchmark skipped with the reason, when those did not load.
+std::optional<ChatRequest> encodeRequest(benchmark::State& state) {
   ChatRequest r = agentStepRequest();
-  if (state.range(0) == 1) r.tools = firstPartyTools(error);
+  if (state.range(0) == 1) {
+    const auto& tools = firstPartyTools();
+    if (!tools.ok()) {
+      state.SkipWithError(tools.status().message().c_str());
+      return std::nullopt;
+    }
+    r.tools = *tools;
+  }
   return r;
 }
 
 // The codec's encoding of that request, per request.
 void BM_OpenAiEncode(benchmark::State& state) {
-  std::string error;
-  ChatRequest req = encodeRequest(state, &error);
-  if (req.tools.empty()) {
-    state.SkipWithError(error.c_str());
-    return;
-  }
+  std::optional<ChatRequest> req = encodeRequest(state);
+  if (!req) return;
   ModelOptions m = model();
   auto codec = openAiCodec();
   size_t bytes = 0;
   for (auto _ : state) {
-    agentd::Result<std::string> encoded = codec->encode(req, m, false);
+    agentd::Result<std::string> encoded = codec->encode(*req, m, false);
     bytes = encoded->size();
     benchmark::DoNotOptimize(encoded->data());
   }
@@ -327,13 +328,9 @@ BENCHMARK(BM_OpenAiEncode)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 // Baseline: RapidJSON's own fast path writing the same JSON from a document built beforehand
 // (Writer over a StringBuffer), then copied into a std::string as the codec returns one.
 void BM_RapidJsonWriteSameJson(benchmark::State& state) {
-  std::string error;
-  ChatRequest req = encodeRequest(state, &error);
-  if (req.tools.empty()) {
-    state.SkipWithError(error.c_str());
-    return;
-  }
-  std::string text = openAiCodec()->encode(req, model(), false).value();
+  std::optional<ChatRequest> req = encodeRequest(state);
+  if (!req) return;
+  std::string text = openAiCodec()->encode(*req, model(), false).value();
   rapidjson::Document doc;
   doc.Parse(text.data(), text.size());
   for (auto _ : state) {
