@@ -28,6 +28,14 @@ class Writer : public rapidjson::Writer<json::StringOutput> {
 
 // About how long a request's JSON is (the text it carries plus room for the syntax), so that
 // encoding writes into one allocation.
+size_t toolsSizeHint(const std::vector<ToolDefinition>& tools) {
+  size_t n = 16;
+  for (const ToolDefinition& t : tools) {
+    n += 96 + t.name.size() + t.description.size() + t.parameters.size();
+  }
+  return n + n / 8;
+}
+
 size_t encodedSizeHint(const ChatRequest& req) {
   size_t n = 512;
   for (const Message& m : req.messages) {
@@ -35,10 +43,7 @@ size_t encodedSizeHint(const ChatRequest& req) {
     for (const ToolCall& c : m.tool_calls)
       n += 96 + c.id.size() + c.name.size() + c.arguments.size();
   }
-  for (const ToolDefinition& t : req.tools) {
-    n += 96 + t.name.size() + t.description.size() + t.parameters.size();
-  }
-  return n + n / 8;
+  return n + n / 8 + toolsSizeHint(req.tools);
 }
 using rapidjson::Value;
 
@@ -87,11 +92,7 @@ class ToolsArrays {
         return kept_.front().text;
       }
     }
-    size_t hint = 16;
-    for (const ToolDefinition& t : tools) {
-      hint += 96 + t.name.size() + t.description.size() + t.parameters.size();
-    }
-    json::StringOutput os(hint + hint / 8);
+    json::StringOutput os(toolsSizeHint(tools));
     Writer w(os);
     w.StartArray();
     for (const ToolDefinition& t : tools) AGENTD_RETURN_IF_ERROR(write_tool(w, t));
