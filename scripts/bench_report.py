@@ -199,17 +199,6 @@ def llm_overhead_table(out_dir):
                   "saw last, so a request copies its tools in one piece and a schema is "
                   "checked once while its list is kept."]
     return load_note() + "\n".join(lines)
-    (e0, b0), (e1, b1) = [(m[f"BM_OpenAiEncode/{k}"][0], m[f"BM_RapidJsonWriteSameJson/{k}"][0])
-                          for k in (0, 1)]
-    lines += ["", "Encoding the request of the agent task's last step (22 messages; "
-              "`BM_OpenAiEncode`) against RapidJSON writing the same JSON from a document built "
-              "beforehand into its own `StringBuffer` (`BM_RapidJsonWriteSameJson`): with the "
-              f"task's one tool `noop`, {e0:.2f} µs against {b0:.2f} µs ({e0 / b0:.2f}x); with "
-              "the first-party plugins' tools (bash, the two edit tools, sequentialthinking, "
-              f"task_done), {e1:.2f} µs against {b1:.2f} µs ({e1 / b1:.2f}x). The codec keeps "
-              "the encoded tools array of each tool list it sees, so a request copies its tools "
-              "in one piece and each schema is checked once."]
-    return load_note() + "\n".join(lines)
 
 
 def llm_concurrency_table(out_dir):
@@ -693,7 +682,8 @@ SECTIONS = [
     ("reload_load", ["system.json"], reload_load_table, "reload"),
     ("llm_overhead", ["llm_overhead.json"], llm_overhead_table),
     ("llm_concurrency", ["llm_concurrency_raw.json", "llm_concurrency_client.json",
-                         "llm_concurrency_client_stream.json"], llm_concurrency_table),
+                         "llm_concurrency_client_stream.json", "llm_concurrency_client_curl.json"],
+     llm_concurrency_table),
     ("agent", ["agent.json"], agent_table),
     ("concurrency", ["system.json"], concurrency_table, "concurrency"),
     ("startup", ["system.json"], startup_table, "startup"),
