@@ -201,8 +201,8 @@ def raw_agent_loop(build, port, bodies_path, reps, gap_us=0, cold=False, key="de
     return json.loads(raw.stdout)
 
 
-def floor_ms(build, port, bodies_path, reps=3, key="default"):
-    r = raw_agent_loop(build, port, bodies_path, reps, key=key)
+def floor_ms(build, port, bodies_path, reps=3):
+    r = raw_agent_loop(build, port, bodies_path, reps)
     return r["fresh_median_ms"], r["median_ms"]
 
 
@@ -250,16 +250,17 @@ def warm_floor_split(build, port, bodies_path, key, reps=3):
             "fresh_client_ms": [f - s for f, s in zip(r["fresh_ms"], fresh_server)],
             "reused_client_ms": [u - s for u, s in zip(r["reused_ms"], split["server_ms"])],
             "reused_turnaround_us": split["turnaround_us"][:reps * n],
-            "server_us": split["server_us"]}
+            "reused_server_us": split["server_us"][:reps * r["requests"]]}
 
 
-def cold_floor_ms(build, port, bodies_path, key="default"):
+def cold_floor(build, port, bodies_path, key):
     """The floor as a process started for one conversation: its first work, cold. Its time, and
-    its time minus the server's with its turnarounds (the server's clock)."""
+    on the server's clock its time minus the server's, its turnarounds and the server's times."""
     ms = raw_agent_loop(build, port, bodies_path, 1, cold=True, key=key)["cold_ms"]
     a = attempts(port, key)
     split = server_split(a, a["attempts"])
-    return ms, ms - split["server_ms"][0], split["turnaround_us"], split["server_us"]
+    return {"ms": ms, "client_ms": ms - split["server_ms"][0],
+            "turnaround_us": split["turnaround_us"], "server_us": split["server_us"]}
 
 
 def save_bodies(port, key, path):
@@ -395,41 +396,34 @@ def server_clock(runs, warm_splits, cold_splits, interactive):
     work and its variation drop out. Per task (first step included) and per turnaround between
     two requests (the steps after the first); for a process run for one task (`agentd run`)
     against the floor in a warm process and in a process started for the task, and for a warm
-    process (`agentd interactive`, tasks after the first) against the floor's conversations on a
-    reused connection."""
+    process (`agentd interactive`, tasks after the first; when it ran) against the floor's
+    conversations on a reused connection."""
     requests = runs[0]["requests"]
-    med = statistics.median
-    agentd = med(r["loop_ms"] - r["server_ms"] for r in runs)
-    warm = med(x for w in warm_splits for x in w["fresh_client_ms"])
-    cold = med(c[1] for c in cold_splits)
-    turn = med(x for r in runs for x in r["turnaround_us"])
-    cold_turn = med(x for c in cold_splits for x in c[2])
-    reused_turn = med(x for w in warm_splits for x in w["reused_turnaround_us"])
-    return {
+
+    def med(lists):
+        return statistics.median(x for xs in lists for x in xs)
+
+    agentd = statistics.median(r["loop_ms"] - r["server_ms"] for r in runs)
+    warm = med(w["fresh_client_ms"] for w in warm_splits)
+    cold = statistics.median(c["client_ms"] for c in cold_splits)
+    out = {
         "agentd_client_ms": agentd, "warm_floor_client_ms": warm, "cold_floor_client_ms": cold,
         "overhead_per_step_ms": (agentd - warm) / requests,
         "cold_overhead_per_step_ms": (agentd - cold) / requests,
-        "agentd_turnaround_us": turn, "cold_floor_turnaround_us": cold_turn,
-        "reused_floor_turnaround_us": reused_turn,
-        "turnaround_overhead_us": turn - cold_turn,
-        "turnaround_overhead_vs_reused_us": turn - reused_turn,
-        "warm_agentd_client_ms": med(x for w in interactive for x in w["client_ms"]),
-        "warm_reused_floor_client_ms": med(x for w in warm_splits for x in w["reused_client_ms"]),
-        "warm_agentd_turnaround_us": med(x for w in interactive for x in w["turnaround_us"]),
-        "agentd_server_us": med(x for r in runs for x in r["server_us"]),
-        "floor_server_us": med(x for w in warm_splits for x in w["server_us"]),
-        "cold_floor_server_ms": med(c[0] - c[1] for c in cold_splits),
-        "cold_floor_server_us": med(x for c in cold_splits for x in c[3]),
-        "reused_floor_server_us": med(x for w in warm_splits
-                                      for x in w["server_us"][:len(w["reused_client_ms"]) *
-                                                              requests]),
-        "warm_overhead_per_step_ms": (med(x for w in interactive for x in w["client_ms"])
-                                      - med(x for w in warm_splits for x in w["reused_client_ms"]))
-        / requests,
-        "warm_turnaround_overhead_us": med(x for w in interactive for x in w["turnaround_us"])
-        - reused_turn,
-        "agentd_server_ms": med(r["server_ms"] for r in runs),
+        "agentd_turnaround_us": med(r["turnaround_us"] for r in runs),
+        "cold_floor_turnaround_us": med(c["turnaround_us"] for c in cold_splits),
+        "reused_floor_turnaround_us": med(w["reused_turnaround_us"] for w in warm_splits),
+        "agentd_server_us": med(r["server_us"] for r in runs),
+        "cold_floor_server_us": med(c["server_us"] for c in cold_splits),
+        "reused_floor_server_us": med(w["reused_server_us"] for w in warm_splits),
     }
+    if interactive:
+        warm_agentd = med(w["client_ms"] for w in interactive)
+        reused = med(w["reused_client_ms"] for w in warm_splits)
+        out.update({"warm_agentd_client_ms": warm_agentd, "warm_reused_floor_client_ms": reused,
+                    "warm_overhead_per_step_ms": (warm_agentd - reused) / requests,
+                    "warm_agentd_turnaround_us": med(w["turnaround_us"] for w in interactive)})
+    return out
 
 
 def summary(runs, floors, warm_loops, warm_floor, cold_floors):
@@ -485,43 +479,43 @@ def main():
             run_peer(build, tmp, node, os.path.join(peers_dir, script), port, f"{name}-capture")
             bodies[name] = os.path.join(tmp, f"bodies-{name}.json")
             save_bodies(port, f"{name}-capture", bodies[name])
-        serve = AgentdServe(build, config, "agentd-serve")
-        serve.task()  # warm-up, and the streamed bodies of one task for its floor
-        bodies["agentd_serve"] = os.path.join(tmp, "bodies-agentd-serve.json")
-        with open(bodies["agentd_serve"], "w") as f:
-            json.dump(attempts(port, "agentd-serve")["bodies"][-(STEPS + 1):], f)
+        if args.warm:
+            serve = AgentdServe(build, config, "agentd-serve")
+            serve.task()  # warm-up, and the streamed bodies of one task for its floor
+            bodies["agentd_serve"] = os.path.join(tmp, "bodies-agentd-serve.json")
+            with open(bodies["agentd_serve"], "w") as f:
+                json.dump(attempts(port, "agentd-serve")["bodies"][-(STEPS + 1):], f)
 
         results = {n: [] for n in ["agentd"] + [p[0] for p in peers]}
         # A process run for one task opens its connection: its floor does too (fresh). A warm
         # process keeps its connection: its floor reuses one.
-        floors = {n: [] for n in bodies}
-        cold_floors = {n: [] for n in bodies}
-        warm_floors = {n: [] for n in bodies}
-        reused_floors = []
-        warm_splits, cold_splits = [], []  # agentd's floors on the server's clock
-        interactive = []  # warm agentd processes on the server's clock
+        # agentd's floors keep their server records (warm_splits, cold_splits); the peers' keep
+        # their times only.
+        floors = {n: [] for n, _, _ in peers}
+        cold_floors = {n: [] for n, _, _ in peers}
+        warm_floors = {n: [] for n, _, _ in peers}
+        serve_floors = []
+        warm_splits, cold_splits = [], []
+        interactive = []  # warm agentd processes, when --warm
         warm = {n: [] for n in results}
         for i in range(args.runs):
             results["agentd"].append(run_agentd(build, config, tmp, f"agentd-{i}", port))
-            w = warm_floor_split(build, port, bodies["agentd"], f"floor-{i}")
-            warm_splits.append(w)
-            floors["agentd"].append(w["fresh_ms"])
-            reused_floors.append(w["reused_ms"])
-            cold = cold_floor_ms(build, port, bodies["agentd"], f"floor-cold-{i}")
-            cold_floors["agentd"].append(cold[0])
-            cold_splits.append(cold)
-            interactive.append(run_interactive(build, config, tmp, f"agentd-interactive-{i}", port,
-                                               max(args.warm, 2) + 1))
-            for _ in range(args.warm):
-                warm["agentd"].append(serve.task())
-            warm_floors["agentd_serve"].append(floor_ms(build, port, bodies["agentd_serve"])[1])
+            warm_splits.append(warm_floor_split(build, port, bodies["agentd"], f"floor-{i}"))
+            cold_splits.append(cold_floor(build, port, bodies["agentd"], f"floor-cold-{i}"))
+            if args.warm:
+                interactive.append(run_interactive(build, config, tmp, f"agentd-interactive-{i}",
+                                                   port, args.warm + 1))
+                for _ in range(args.warm):
+                    warm["agentd"].append(serve.task())
+                serve_floors.append(floor_ms(build, port, bodies["agentd_serve"])[1])
             for name, script, _ in peers:
                 path = os.path.join(peers_dir, script)
                 results[name].append(run_peer(build, tmp, node, path, port, f"{name}-{i}"))
                 fresh, reused = floor_ms(build, port, bodies[name])
                 floors[name].append(fresh)
                 warm_floors[name].append(reused)
-                cold_floors[name].append(cold_floor_ms(build, port, bodies[name])[0])
+                cold_floors[name].append(
+                    cold_floor(build, port, bodies[name], f"{name}-floor-cold-{i}")["ms"])
                 if args.warm:
                     warm[name] += run_peer(build, tmp, node, path, port, f"{name}-warm-{i}",
                                            args.warm)["warm_loop_ms"]
@@ -536,12 +530,13 @@ def main():
     # script repeating the task: one process, a connection kept from the task before, nobody
     # watching; its floor is the bare loop's conversations on a reused connection.
     loops = [x for w in interactive for x in w["loop_ms"]]
-    agentd = summary(results["agentd"], floors["agentd"], loops, statistics.median(reused_floors),
-                     cold_floors["agentd"])
+    reused_floors = [w["reused_ms"] for w in warm_splits]
+    agentd = summary(results["agentd"], [w["fresh_ms"] for w in warm_splits], loops,
+                     statistics.median(reused_floors), [c["ms"] for c in cold_splits])
     # A warm `agentd serve`: tasks over the API with a client reading every event of the SSE
     # stream, the model's answers streamed; its floor replays its own streamed bodies.
     if warm["agentd"]:
-        serve_floor = statistics.median(warm_floors["agentd_serve"])
+        serve_floor = statistics.median(serve_floors)
         agentd.update({"serve_runs": len(warm["agentd"]),
                        "serve_loop_ms": statistics.median(warm["agentd"]),
                        "serve_floor_ms": serve_floor,
