@@ -434,10 +434,7 @@ class HttpClient::Impl {
 
   void gotFirstByte(Transfer* t) {
     t->got_first_byte = true;
-    if (t->first_byte_timer) {
-      eraseTimer(t->first_byte_timer);
-      t->first_byte_timer = 0;
-    }
+    clearTimer(&t->first_byte_timer);
   }
 
   void firstByteTimeout(uint64_t id) {
@@ -539,10 +536,15 @@ class HttpClient::Impl {
     });
   }
 
+  // Erases the timer *id names, if any, and forgets it.
+  void clearTimer(uint64_t* id) {
+    if (*id) eraseTimer(*id);
+    *id = 0;
+  }
+
   void stopTimers(Transfer* t) {
     for (uint64_t* timer : {&t->first_byte_timer, &t->connect_timer, &t->total_timer}) {
-      if (*timer) eraseTimer(*timer);
-      *timer = 0;
+      clearTimer(timer);
     }
   }
 
@@ -594,6 +596,7 @@ class HttpClient::Impl {
 
   // Starts queued transfers of key while connections are free (not re-entered).
   void pumpWaiting(const std::string& key) {
+    if (waiting_.empty()) return;  // nothing queued: the common case, at every request's end
     if (!pumping_.insert(key).second) return;
     for (;;) {
       auto w = waiting_.find(key);
@@ -687,27 +690,30 @@ class HttpClient::Impl {
 
   void startExchange(Transfer* t) {
     t->connecting = false;
-    if (t->connect_timer) {
-      eraseTimer(t->connect_timer);
-      t->connect_timer = 0;
-    }
+    clearTimer(&t->connect_timer);
     t->out_off = 0;
     http1::ResponseReader::Callbacks cb;
     cb.on_head = [t](long status, HttpHeaders headers) {
       if (t->cancelled) return false;
-      t->result.status = status;
       t->result.headers = std::move(headers);
-      if (t->cb.on_headers && !t->cb.on_headers(status, t->result.headers)) {
-        t->aborted = true;
-        return false;
-      }
-      return !t->cancelled;
+      return deliverHead(t, status) && !t->cancelled;
     };
     cb.on_body = [t](std::string_view chunk) {
       return onWrite(const_cast<char*>(chunk.data()), 1, chunk.size(), t) == chunk.size();
     };
     t->reader = std::make_unique<http1::ResponseReader>(std::move(cb), t->req.method == "HEAD");
     sendDirect(t);
+  }
+
+  // The final answer's status and headers (in t->result.headers) go to on_headers, on either
+  // path. Returns false when on_headers refused them: the transfer is aborted.
+  static bool deliverHead(Transfer* t, long status) {
+    t->result.status = status;
+    if (t->cb.on_headers && !t->cb.on_headers(status, t->result.headers)) {
+      t->aborted = true;
+      return false;
+    }
+    return true;
   }
 
   // The whole request (head and body) is out.
@@ -951,11 +957,7 @@ class HttpClient::Impl {
       curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
       if (code >= 200 && !t->head_done) {
         t->head_done = true;
-        t->result.status = code;
-        if (t->cb.on_headers && !t->cb.on_headers(code, t->result.headers)) {
-          t->aborted = true;
-          return 0;
-        }
+        if (!deliverHead(t, code)) return 0;
       }
       return len;
     }
