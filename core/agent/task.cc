@@ -1,5 +1,6 @@
 #include "agent/task.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/json.h"
@@ -90,7 +91,6 @@ const Event Task::emit(EventType type, int step, std::string data) {
     e.time = nowSeconds();
     e.task_id = id_;
     e.data = std::move(data);
-    if (type == EventType::kEnd) end_seq_ = e.seq;
     bool keep = type != EventType::kModelDelta || deltas_kept_++ < kMaxDeltasKept;
     if (keep) events_.push_back(e);
     if (held_) {
@@ -129,16 +129,6 @@ void Task::releaseEvents() {
   }
 }
 
-uint64_t Task::lastSeq() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return next_seq_ - 1;
-}
-
-uint64_t Task::endSeq() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return end_seq_;
-}
-
 std::vector<Event> Task::eventsAfter(uint64_t after) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Event> out;
@@ -148,7 +138,7 @@ std::vector<Event> Task::eventsAfter(uint64_t after) const {
   return out;
 }
 
-uint64_t Task::subscribe(uint64_t after, Subscriber fn, bool replay) {
+uint64_t Task::subscribe(uint64_t after, Subscriber fn, bool replay, bool* ended) {
   // emit_mu_ is held until the replay is done, so no live event reaches fn before or among
   // the replayed ones: they meet without a gap, a repeat or a change of order.
   std::lock_guard<std::mutex> order(emit_mu_);
@@ -156,6 +146,11 @@ uint64_t Task::subscribe(uint64_t after, Subscriber fn, bool replay) {
   uint64_t token;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    after = std::min(after, next_seq_ - 1);
+    if (ended) {  // `end` is the last event and is always kept
+      *ended =
+          !events_.empty() && events_.back().type == EventType::kEnd && events_.back().seq <= after;
+    }
     if (replay) {
       for (const auto& e : events_) {
         if (e.seq > after && e.seq <= delivered()) backlog.push_back(e);

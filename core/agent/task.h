@@ -67,15 +67,13 @@ class Task {
   void releaseEvents();
   // Events with seq > after (model deltas beyond the retention bound are not kept).
   std::vector<Event> eventsAfter(uint64_t after) const;
-  // The seq of the latest event emitted (held or not), 0 before the first; and of the `end`
-  // event, 0 until it is emitted. No event follows `end`.
-  uint64_t lastSeq() const;
-  uint64_t endSeq() const;
   // Subscribes fn to the events after seq `after`. With replay, fn first gets the retained ones
   // that subscribers have already been given, on this thread before subscribe() returns, and
   // no live event reaches it before or among them (emits on other threads wait meanwhile).
-  // fn must not call emit(), releaseEvents() or subscribe() of this task. Returns a token.
-  uint64_t subscribe(uint64_t after, Subscriber fn, bool replay = false);
+  // fn must not call emit(), releaseEvents() or subscribe() of this task. `after` beyond the
+  // latest event counts as the latest (nothing later can have been seen). With `ended`, says
+  // whether the task's `end` is at or before `after`: then nothing more comes. Returns a token.
+  uint64_t subscribe(uint64_t after, Subscriber fn, bool replay = false, bool* ended = nullptr);
   void unsubscribe(uint64_t token);
 
   // The conversation so far as a JSON array of {role, content, tool_calls?, tool_call_id?}.
@@ -99,7 +97,6 @@ class Task {
   double start_ = 0, end_ = 0;
   std::string final_result_, error_;
   uint64_t next_seq_ = 1;
-  uint64_t end_seq_ = 0;
   std::vector<Event> events_;
   size_t deltas_kept_ = 0;
   std::map<uint64_t, Subscriber> subscribers_;

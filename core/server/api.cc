@@ -7,7 +7,6 @@
 
 #include <utility>  // before Asio (Boost 1.74); its own block keeps it first
 
-#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -567,13 +566,11 @@ struct Api::Impl {
     std::string last = req.header("last-event-id");
     if (last.empty() && req.query.count("last_event_id")) last = req.query["last_event_id"];
     if (!last.empty()) after = std::strtoull(last.c_str(), nullptr, 10);
-    // An id beyond the latest event names nothing the client can have seen: it gets what
-    // follows (otherwise every later event, `end` included, would be filtered out).
-    after = std::min(after, task->lastSeq());
     apiMetrics().sse.Increment();
     std::weak_ptr<SseStream> weak = sse;
     // Replayed, so that the retained events go out before any live one (a tool's progress,
     // emitted on a worker thread, must not overtake them).
+    bool ended = false;
     uint64_t token = task->subscribe(
         after,
         [weak](const agent::Event& e) {
@@ -582,14 +579,13 @@ struct Api::Impl {
           s->send(agent::eventName(e.type), e.toJson(), e.seq);
           if (e.type == agent::EventType::kEnd) s->close();
         },
-        true);
+        true, &ended);
     sse->onClose([task, token] {
       task->unsubscribe(token);
       apiMetrics().sse.Decrement();
     });
     // A client that has seen the end gets nothing more: the stream ends now, not on a timeout.
-    // (An end emitted since lastSeq() above comes after `after` and closes it from fn.)
-    if (uint64_t end = task->endSeq(); end != 0 && after >= end) sse->close();
+    if (ended) sse->close();
   }
 
   HttpResponse tools() {
