@@ -33,19 +33,14 @@ class StringOutput {
   StringOutput& operator=(const StringOutput&) = delete;
 
   void Put(char c) {
-    if (p_ == end_) grow();
+    if (p_ == end_) room(1);
     *p_++ = c;
   }
   void Flush() {}
   // Appends text as it is, with one copy. REQUIRES: text does not point into this stream.
   void append(std::string_view text) {
     if (text.empty()) return;
-    size_t used = static_cast<size_t>(p_ - s_.data());
-    if (static_cast<size_t>(end_ - p_) < text.size()) {
-      s_.resize(used + text.size() > 2 * used ? used + text.size() : 2 * used);
-      p_ = s_.data() + used;
-      end_ = s_.data() + s_.size();
-    }
+    if (static_cast<size_t>(end_ - p_) < text.size()) room(text.size());
     std::memcpy(p_, text.data(), text.size());
     p_ += text.size();
   }
@@ -59,9 +54,11 @@ class StringOutput {
   }
 
  private:
-  void grow() {
+  // Makes room for n more characters: at least doubles the string.
+  void room(size_t n) {
     size_t used = static_cast<size_t>(p_ - s_.data());
-    s_.resize(used < 16 ? 32 : used * 2);
+    size_t size = used < 16 ? 32 : used * 2;
+    s_.resize(size < used + n ? used + n : size);
     p_ = s_.data() + used;
     end_ = s_.data() + s_.size();
   }

@@ -63,15 +63,14 @@ std::string defaultTrajectoryPath() {
   for (int n = 1; n <= 1000; ++n) {
     std::string path = std::string(buf) + (n == 1 ? "" : "_" + std::to_string(n)) + ".json";
     if (fs::exists(path, ec)) continue;  // the record of a task whose event log was removed
-    int fd =
-        ::open(agent::eventLogPathFor(path).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    std::string log = agent::eventLogPathFor(path);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd >= 0) {
       ::close(fd);
       return path;
     }
     if (errno != EEXIST) {
-      why = std::string("cannot create ") + agent::eventLogPathFor(path) + ": " +
-            std::strerror(errno);
+      why = "cannot create " + log + ": " + std::strerror(errno);
       break;
     }
   }

@@ -283,6 +283,12 @@ TEST(LlmWire, StringOutputWritesWhatStringBufferWrites) {
     d.Accept(w);
     EXPECT_EQ(os.take(), std::string(sb.GetString(), sb.GetSize())) << hint;
     EXPECT_EQ(os.take(), "");
+    // Whole text, before and after characters, past the hint and after a take().
+    os.append(std::string(100, 'a'));
+    os.Put('b');
+    os.append("");
+    os.append("cd");
+    EXPECT_EQ(os.take(), std::string(100, 'a') + "bcd") << hint;
   }
 }
 
