@@ -47,6 +47,15 @@ double since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+// Gives the call a cancel state (the caller's, or a new one) due at now + timeout; returns the
+// deadline.
+std::chrono::steady_clock::time_point arm(CallContext& ctx, std::chrono::milliseconds timeout) {
+  if (ctx.cancel == nullptr) ctx.cancel = std::make_shared<CancelState>();
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  ctx.cancel->setDeadline(deadline);
+  return deadline;
+}
+
 ToolResult errorResult(agentd_status status, std::string message) {
   ToolResult r;
   r.status = status;
@@ -65,10 +74,8 @@ ToolResult ToolRunner::run(const std::string& tool, const std::string& args_json
     ToolResult result;
   };
   auto shared = std::make_shared<Shared>();
-  if (ctx.cancel == nullptr) ctx.cancel = std::make_shared<CancelState>();
+  auto deadline = arm(ctx, timeout);
   auto cancel = ctx.cancel;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  cancel->setDeadline(deadline);
   auto start = std::chrono::steady_clock::now();
   bool queued = pool_.submit([this, shared, tool, args_json, ctx = std::move(ctx), start] {
     ToolResult r = host_.call(tool, args_json, ctx);
@@ -101,8 +108,7 @@ void ToolRunner::runAsync(const std::string& tool, const std::string& args_json,
 
 ToolResult ToolRunner::runInline(const std::string& tool, const std::string& args_json,
                                  CallContext ctx, std::chrono::milliseconds timeout) {
-  if (ctx.cancel == nullptr) ctx.cancel = std::make_shared<CancelState>();
-  ctx.cancel->setDeadline(std::chrono::steady_clock::now() + timeout);
+  arm(ctx, timeout);
   auto start = std::chrono::steady_clock::now();
   ToolResult r = host_.call(tool, args_json, ctx);
   auto took = std::chrono::steady_clock::now() - start;
@@ -120,8 +126,7 @@ ToolResult ToolRunner::runInline(const std::string& tool, const std::string& arg
 void ToolRunner::runPooled(const std::string& tool, const std::string& args_json, CallContext ctx,
                            std::chrono::milliseconds timeout,
                            std::function<void(ToolResult)> done) {
-  if (ctx.cancel == nullptr) ctx.cancel = std::make_shared<CancelState>();
-  ctx.cancel->setDeadline(std::chrono::steady_clock::now() + timeout);
+  arm(ctx, timeout);
   auto start = std::chrono::steady_clock::now();
   auto cb = std::make_shared<std::function<void(ToolResult)>>(std::move(done));
   bool queued = pool_.submit([this, tool, args_json, ctx = std::move(ctx), cb, timeout, start] {

@@ -45,7 +45,8 @@ class ToolRunner {
                  std::chrono::milliseconds timeout, std::function<void(ToolResult)> done);
 
   size_t threads() const { return pool_.threads(); }
-  // True when runAsync would run tool on the calling thread (AGENTD_TOOL_INLINE).
+  // True when the tool runs on the calling thread: its plugin declared AGENTD_TOOL_INLINE and
+  // it has not been demoted (runAsync dispatches on this).
   bool runsInline(const std::string& tool) const;
 
  private:

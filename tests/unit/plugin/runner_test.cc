@@ -92,7 +92,7 @@ TEST_F(RunnerTest, InlineToolsRunOnTheCallingThreadOthersOnThePool) {
   EXPECT_FALSE(host_.runsInline("no_such_tool"));
 }
 
-TEST_F(RunnerTest, TheCallersInlineAnswerDecidesWhereTheCallRuns) {
+TEST_F(RunnerTest, RunPooledAndRunInlineRunWhereTheyAreAskedTo) {
   // The loop asks runsInline() once and plans the call's timeout around the answer; the runner
   // must not ask again and run it elsewhere.
   ASSERT_TRUE(host_.runsInline("thread_inline"));
