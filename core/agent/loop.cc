@@ -22,6 +22,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <tuple>
 
 #include "agent/trajectory.h"
 #include "common/json.h"
@@ -147,6 +148,18 @@ struct ToolsOutcome {
   std::vector<double> duration_ms;
 };
 
+// Runs an inline tool's call on this thread: its result and how long it took, in ms.
+std::pair<plugin::ToolResult, double> runOneInline(plugin::ToolRunner& runner, const ToolJob& job,
+                                                   const std::shared_ptr<Task>& task,
+                                                   const std::string& agent,
+                                                   const std::string& working_dir,
+                                                   std::chrono::milliseconds timeout, int step) {
+  auto start = Clock::now();
+  plugin::ToolResult r = runner.runInline(
+      job.name, job.arguments, toolContext(task, agent, working_dir, job, step), timeout);
+  return {std::move(r), std::chrono::duration<double, std::milli>(Clock::now() - start).count()};
+}
+
 // Inline tools (AGENTD_TOOL_INLINE) answer on this thread, so a step whose calls are all inline
 // runs them here: no hand-off, no timer, no trip through the executor. Once the task is asked
 // to stop, no further call starts.
@@ -159,11 +172,8 @@ ToolsOutcome runInlineTools(plugin::ToolRunner& runner, const std::vector<ToolJo
   out.duration_ms.resize(jobs.size());
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (task->stopRequested()) break;
-    auto start = Clock::now();
-    out.results[i] =
-        runner.runInline(jobs[i].name, jobs[i].arguments,
-                         toolContext(task, agent, working_dir, jobs[i], step), timeout);
-    out.duration_ms[i] = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    std::tie(out.results[i], out.duration_ms[i]) =
+        runOneInline(runner, jobs[i], task, agent, working_dir, timeout, step);
   }
   return out;
 }
@@ -205,7 +215,12 @@ auto asyncTools(plugin::ToolRunner& runner, std::vector<ToolJob> jobs, std::shar
           return;
         }
         for (size_t i = 0; i < jobs.size(); ++i) {
-          plugin::CallContext ctx = toolContext(task, agent, working_dir, jobs[i], step);
+          // Where the call runs follows the plan above (a later demotion does not move it).
+          if (jobs[i].runs_inline) {
+            auto [r, ms] = runOneInline(runner, jobs[i], task, agent, working_dir, timeout, step);
+            report(i, std::move(r), ms);
+            continue;
+          }
           auto start = Clock::now();
           auto since = [start] {
             return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -213,26 +228,18 @@ auto asyncTools(plugin::ToolRunner& runner, std::vector<ToolJob> jobs, std::shar
           // A plugin that ignores cancellation must not hold the task: shortly after the
           // timeout (a cooperative plugin reports its own timeout first) the call counts as
           // timed out and its late result is dropped; its worker finishes in the background.
-          std::shared_ptr<asio::steady_timer> timer;
-          if (!jobs[i].runs_inline) {
-            timer = std::make_shared<asio::steady_timer>(ex, timeout + kToolTimeoutGrace);
-            timer->async_wait([report, i, since, timeout,
-                               name = jobs[i].name](const boost::system::error_code& ec) {
-              if (ec) return;
-              plugin::ToolResult r;
-              r.status = AGENTD_ETIMEDOUT;
-              r.error = "tool " + name + " timed out after " + std::to_string(timeout.count()) +
-                        " ms and did not stop when cancelled; its result will be discarded";
-              report(i, std::move(r), since());
-            });
-          }
-          // Where the call runs follows the plan above (a later demotion does not move it).
-          if (jobs[i].runs_inline) {
-            report(i, runner.runInline(jobs[i].name, jobs[i].arguments, std::move(ctx), timeout),
-                   since());
-            continue;
-          }
-          runner.runPooled(jobs[i].name, jobs[i].arguments, std::move(ctx), timeout,
+          auto timer = std::make_shared<asio::steady_timer>(ex, timeout + kToolTimeoutGrace);
+          timer->async_wait([report, i, since, timeout,
+                             name = jobs[i].name](const boost::system::error_code& ec) {
+            if (ec) return;
+            plugin::ToolResult r;
+            r.status = AGENTD_ETIMEDOUT;
+            r.error = "tool " + name + " timed out after " + std::to_string(timeout.count()) +
+                      " ms and did not stop when cancelled; its result will be discarded";
+            report(i, std::move(r), since());
+          });
+          runner.runPooled(jobs[i].name, jobs[i].arguments,
+                           toolContext(task, agent, working_dir, jobs[i], step), timeout,
                            [report, i, since, timer, ex](plugin::ToolResult r) {
                              if (report(i, std::move(r), since())) {
                                // The timer belongs to the task's thread: cancel it there.
