@@ -49,6 +49,8 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
 
 // Writes text to path (creating parent directories).
 void writeFile(const std::string& path, const std::string& text);
+// The whole file at path, as bytes; "" when it cannot be read.
+std::string readFile(const std::string& path);
 // A fresh directory under the build tree's tests/tmp, removed when the process exits.
 std::string freshDir(const std::string& tag);
 // Threads of this process now (entries of /proc/self/task).

@@ -63,19 +63,15 @@ TEST(RunCommand, EmbeddedDefaultDemoWritesRunsAndChecksAProgram) {
                 dir + "/t.json"},
                {{"AGENTD_PLUGIN_DIR", kPlugins}, {"AGENTD_WORKSPACE", dir + "/ws"}});
   ASSERT_EQ(p.wait(60s), 0) << p.stderrText();
-  std::ifstream program(dir + "/ws/fizzbuzz.sh");
-  std::stringstream text;
-  text << program.rdbuf();
-  EXPECT_NE(text.str().find("FizzBuzz"), std::string::npos) << "written by the edit tool";
-  std::ifstream traj(dir + "/t.json");
-  std::stringstream t;
-  t << traj.rdbuf();
-  EXPECT_NE(t.str().find("\"success\": true"), std::string::npos);
+  EXPECT_NE(readFile(dir + "/ws/fizzbuzz.sh").find("FizzBuzz"), std::string::npos)
+      << "written by the edit tool";
+  std::string traj = readFile(dir + "/t.json");
+  EXPECT_NE(traj.find("\"success\": true"), std::string::npos);
   for (const char* tool :
        {"sequentialthinking", "bash", "str_replace_based_edit_tool", "task_done"}) {
-    EXPECT_NE(t.str().find(std::string("\"name\": \"") + tool + "\""), std::string::npos) << tool;
+    EXPECT_NE(traj.find(std::string("\"name\": \"") + tool + "\""), std::string::npos) << tool;
   }
-  EXPECT_NE(t.str().find("verified"), std::string::npos) << "bash checked the output";
+  EXPECT_NE(traj.find("verified"), std::string::npos) << "bash checked the output";
 }
 
 TEST(RunCommand, TaskFailureExitsOneAndUsageErrorsExitTwo) {
@@ -116,13 +112,6 @@ TEST(InteractiveCommand, PromptLoopCommandsAndATask) {
   EXPECT_NE(r.output.find("last task: completed"), std::string::npos) << r.output;
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 // Without --trajectory-file each task of a session gets a record of its own, even when the
 // default name (the current second) is taken: by an earlier task, by a trajectory already there,
 // or by the event log of a task that never finished its record.
@@ -148,17 +137,17 @@ TEST(InteractiveCommand, EveryTaskGetsATrajectoryOfItsOwn) {
            kAgentd},
           60s, "say hello\nsay again\nexit\n");
   ASSERT_EQ(r.code, 0) << r.output;
-  for (const auto& p : taken) EXPECT_EQ(slurp(p), "kept") << p;
+  for (const auto& p : taken) EXPECT_EQ(readFile(p), "kept") << p;
   std::multiset<std::string> tasks;
   for (const auto& e : std::filesystem::directory_iterator(dir + "/trajectories")) {
     std::string path = e.path().string();
-    if (e.path().extension() != ".json" || slurp(path) == "kept") continue;
+    if (e.path().extension() != ".json" || readFile(path) == "kept") continue;
     rapidjson::Document d;
-    d.Parse(slurp(path).c_str());
+    d.Parse(readFile(path).c_str());
     ASSERT_TRUE(d.IsObject() && d.HasMember("task")) << path;
     tasks.insert(d["task"].GetString());
     // Its event log beside it holds this task's events only.
-    std::string events = slurp(path.substr(0, path.size() - 5) + ".events.jsonl");
+    std::string events = readFile(path.substr(0, path.size() - 5) + ".events.jsonl");
     EXPECT_NE(events.find(d["task"].GetString()), std::string::npos) << path;
     size_t starts = 0;
     for (size_t at = events.find("\"task_start\""); at != std::string::npos;

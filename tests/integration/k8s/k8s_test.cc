@@ -5,12 +5,9 @@
 //   dashboard query;
 // - `promtool check metrics` on the live exposition, and every metric name the dashboard and
 //   the alerts use present in it (with models, plugins, the MCP adapter and a task exercised).
-#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>

@@ -80,6 +80,7 @@ class HttpClientTest : public ::testing::TestWithParam<bool> {
   void SetUp() override {
     ASSERT_TRUE(server_.ok()) << server_.stderrText();
     client_ = makeClient(HttpClient::Options{});
+    ASSERT_NE(client_, nullptr);
   }
   std::unique_ptr<HttpClient> makeClient(HttpClient::Options o) {
     o.loopback_direct = GetParam();

@@ -25,19 +25,13 @@ namespace {
 namespace fs = std::filesystem;
 using agentd::testing::freshDir;
 using agentd::testing::pluginToml;
+using agentd::testing::readFile;
 using agentd::testing::waitUntil;
 using agentd::testing::writeFile;
 using namespace std::chrono_literals;
 
 const std::string kFixtures = AGENTD_FIXTURE_DIR;
 const std::string kPlugins = AGENTD_PLUGIN_DIR;
-
-std::string readAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // A whole runtime for one test: config file, plugins, model client, task manager.
 class Runtime {
@@ -143,7 +137,7 @@ TEST(AgentLoop, MultiStepRunWithParallelToolCallsCompletes) {
   EXPECT_NE(messages.find(R"("content":"hi","tool_call_id":"c2")"), std::string::npos);
 
   // The trajectory, field by field against trae-agent's shape.
-  auto traj = json::parse(readAll(spec.trajectory_file));
+  auto traj = json::parse(readFile(spec.trajectory_file));
   ASSERT_TRUE(traj.ok()) << traj.status().message();
   const auto& j = *traj;
   for (const char* k :
@@ -591,7 +585,7 @@ TEST(AgentLoop, MustPatchRefusesAnEmptyPatchThenWritesIt) {
   writeFile(repo + "/main.txt", "two\n");
   ASSERT_TRUE(Runtime::waitFinal(t));
   EXPECT_EQ(t->state(), TaskState::kCompleted) << t->error();
-  std::string patch = readAll(spec.patch_path);
+  std::string patch = readFile(spec.patch_path);
   EXPECT_NE(patch.find("-one"), std::string::npos) << patch;
   EXPECT_NE(patch.find("+two"), std::string::npos) << patch;
 }
@@ -627,7 +621,7 @@ TEST_P(AgentAgainstServer, ToolCallsOverSeveralTurnsStreamed) {
   EXPECT_EQ(calls, 2);
   EXPECT_GT(deltas, 2) << "the answer was streamed";
   EXPECT_EQ(t->finalResult().rfind("tool results:", 0), 0u) << t->finalResult();
-  auto traj = json::parse(readAll(spec.trajectory_file));
+  auto traj = json::parse(readFile(spec.trajectory_file));
   ASSERT_TRUE(traj.ok());
   EXPECT_EQ((*traj)["llm_interactions"].Size(), 2u);
   EXPECT_GT((*traj)["llm_interactions"][0]["response"]["usage"]["input_tokens"].GetInt(), 0);
